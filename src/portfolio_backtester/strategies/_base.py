@@ -1,0 +1,118 @@
+"""The strategy contract: named parameters with defaults and ranges, and target weights."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import pandas as pd
+
+from ..errors import ScenarioError, did_you_mean
+from ..optimization.results import OptimizationData
+
+__all__ = ["REBALANCE_FREQUENCIES", "BaseStrategy", "Parameter", "rebalance_dates"]
+
+ParameterKind = Literal["int", "float", "categorical", "bool"]
+
+REBALANCE_FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A strategy parameter: its default, and the range an optimisation may search."""
+
+    name: str
+    kind: ParameterKind
+    default: Any
+    doc: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] | None = None
+    log: bool = False
+    step: float | None = None
+
+    def validate(self, value: Any, strategy: str) -> Any:
+        """Coerce one user value or raise a ScenarioError that says what was expected."""
+        where = f"strategy {strategy!r} parameter {self.name!r}"
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ScenarioError(f"{where}: expected true or false, got {value!r}")
+            return value
+        if self.kind == "categorical":
+            assert self.choices is not None
+            if value not in self.choices:
+                raise ScenarioError(
+                    f"{where}: expected one of {list(self.choices)}, got {value!r}"
+                    + did_you_mean(str(value), [str(c) for c in self.choices])
+                )
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ScenarioError(f"{where}: expected a number, got {value!r}")
+        if self.kind == "int":
+            if float(value) != int(value):
+                raise ScenarioError(f"{where}: expected a whole number, got {value!r}")
+            value = int(value)
+        else:
+            value = float(value)
+        if self.low is not None and value < self.low:
+            raise ScenarioError(f"{where}: must be at least {self.low}, got {value}")
+        if self.high is not None and value > self.high:
+            raise ScenarioError(f"{where}: must be at most {self.high}, got {value}")
+        return value
+
+
+class BaseStrategy(ABC):
+    """A portfolio rule: data up to a date in, target weights at that date out.
+
+    Subclasses set ``name``, ``description`` and ``parameters`` and implement
+    :meth:`generate_weights`. A row dated t may use only data dated t or earlier;
+    the engine applies it at t's close (or the next open), so it earns from t+1 on.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    parameters: ClassVar[tuple[Parameter, ...]]
+
+    @abstractmethod
+    def generate_weights(self, data: OptimizationData, params: Mapping[str, Any]) -> pd.DataFrame:
+        """Target weights: rows are rebalance dates (a subset of ``data.daily.index``),
+        columns are ``data.daily.columns``; an asset without a price that day gets 0."""
+
+    def lookback_days(self, params: Mapping[str, Any]) -> int:
+        """Trading days of history needed before the first usable weight."""
+        return 0
+
+    @classmethod
+    def resolve_params(cls, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Defaults overlaid with validated user values; unknown names are refused."""
+        known = {p.name: p for p in cls.parameters}
+        resolved = {p.name: p.default for p in cls.parameters}
+        for key, value in (params or {}).items():
+            if key not in known:
+                raise ScenarioError(
+                    f"strategy {cls.name!r} has no parameter {key!r}"
+                    + did_you_mean(key, known)
+                    + f"; its parameters are: {', '.join(known) or 'none'}"
+                )
+            resolved[key] = known[key].validate(value, cls.name)
+        return resolved
+
+
+def rebalance_dates(index: pd.DatetimeIndex, frequency: str) -> pd.DatetimeIndex:
+    """The last trading day of each period, so a decision uses the period's full data."""
+    if frequency == "daily":
+        return index
+    codes = {"weekly": "W", "monthly": "M", "quarterly": "Q", "yearly": "Y"}
+    if frequency not in codes:
+        raise ScenarioError(
+            f"unknown rebalance frequency {frequency!r}; expected one of "
+            f"{', '.join(REBALANCE_FREQUENCIES)}" + did_you_mean(frequency, REBALANCE_FREQUENCIES)
+        )
+    if len(index) == 0:
+        return index
+    periods = index.to_period(codes[frequency])
+    is_last = periods[1:] != periods[:-1]
+    mask = list(is_last) + [True]
+    return index[mask]
