@@ -2,4 +2,6 @@
 
 import logging
 
+__version__ = "0.1.0"
+
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -81,3 +81,32 @@ class OptimizationDataContext:
     format_version: int = 1
     file_stats: dict[str, tuple[int, int]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    """Walk-forward outcome of one window: what was chosen in-sample, how it did after."""
+
+    window: WalkForwardWindow
+    study_name: str
+    params: dict[str, Any]
+    in_sample: tuple[float, ...]
+    out_of_sample: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizationResult:
+    """What an optimisation found, and what happened on the way."""
+
+    study_names: tuple[str, ...]
+    objectives: tuple[str, ...]
+    directions: tuple[str, ...]
+    best_params: dict[str, Any]
+    best_values: tuple[float, ...]
+    trial_states: dict[str, int]
+    n_jobs: int
+    elapsed_s: float
+    pareto_front: tuple[dict[str, Any], ...] = ()
+    windows: tuple[WindowResult, ...] = ()
+    events: tuple[str, ...] = ()
+    out_of_sample_returns: pd.Series | None = None

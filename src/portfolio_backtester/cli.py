@@ -1,0 +1,265 @@
+"""The ``portfolio-backtester`` command: argv in, public API called, exit code out.
+
+User mistakes end as one ``error: …`` line and exit code 2; Ctrl-C exits 130 and SIGTERM 143
+after cleaning up; anything else keeps its traceback, because it is a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from . import __version__
+from .errors import PortfolioBacktesterError
+
+__all__ = ["main"]
+
+logger = logging.getLogger("portfolio_backtester.cli")
+
+
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so that every ``finally`` runs."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(_normalise(list(sys.argv[1:] if argv is None else argv)))
+    if args.command is None:
+        args = parser.parse_args(["backtest", *(_normalise(list(argv or [])))])
+    _configure_logging(args.verbose, args.quiet)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        result: int = args.handler(args)
+        return result
+    except PortfolioBacktesterError as exc:
+        if args.debug:
+            logger.exception("error")
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; workers stopped and temporary files removed", file=sys.stderr)
+        return 130
+    except _Terminated:
+        print("terminated; workers stopped and temporary files removed", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
+def _normalise(argv: list[str]) -> list[str]:
+    """Accept ``--n_jobs`` and friends: users coming from scikit-learn type underscores."""
+    out = []
+    for arg in argv:
+        if arg.startswith("--") and "_" in arg.split("=", 1)[0]:
+            name, sep, value = arg.partition("=")
+            arg = name.replace("_", "-") + sep + value
+        out.append(arg)
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--scenario", type=Path, help="scenario YAML file (default: built-in)")
+    common.add_argument("--output", type=Path, help="output folder (default: results/NAME)")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+    parser = argparse.ArgumentParser(
+        prog="portfolio-backtester",
+        description="Backtest portfolio strategies and optimise their parameters.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.set_defaults(command=None, verbose=False, quiet=False, debug=False)
+    commands = parser.add_subparsers(dest="command")
+
+    backtest = commands.add_parser("backtest", parents=[common], help="run one backtest")
+    backtest.set_defaults(handler=_backtest)
+
+    optimize = commands.add_parser(
+        "optimize", parents=[common], help="optimise strategy parameters with Optuna"
+    )
+    optimize.add_argument("--trials", type=int, help="trials to add to the study")
+    optimize.add_argument("--study-name", help="study name; the same name resumes the study")
+    optimize.add_argument("--storage", help="sqlite:///file.db or postgresql://user@host/db")
+    optimize.add_argument("--fresh", action="store_true", help="delete the study and start over")
+    optimize.add_argument("--n-jobs", type=int, default=1, help="worker processes (-1: all cores)")
+    optimize.add_argument("--timeout", type=float, help="stop asking for trials after seconds")
+    optimize.add_argument("--data-dir", type=Path, help="where workers' data files go")
+    optimize.set_defaults(handler=_optimize)
+
+    strategies = commands.add_parser("strategies", parents=[common],
+                                     help="list strategies and their parameters")
+    strategies.set_defaults(handler=_strategies)
+    return parser
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING if not verbose else optuna.logging.INFO)
+
+
+def _load(args: argparse.Namespace, *, optimize: bool) -> Any:
+    from .config import load_scenario
+    from .scenarios import default_optimize_scenario
+
+    if args.scenario is not None:
+        return load_scenario(args.scenario)
+    return default_optimize_scenario() if optimize else load_scenario(None)
+
+
+def _output_dir(args: argparse.Namespace, scenario: Any) -> Path:
+    return Path(args.output) if args.output is not None else Path("results") / scenario.name
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from .backtest import run_backtest
+    from .reporting.tables import metrics_table
+
+    scenario = _load(args, optimize=False)
+    result = run_backtest(scenario)
+    output = _output_dir(args, scenario)
+    result.save(output)
+    print(f"{scenario.name}: {scenario.strategy.name} {_params(result.params)}")
+    print(f"{result.returns.index[0]:%Y-%m-%d} to {result.returns.index[-1]:%Y-%m-%d}, "
+          f"{len(result.returns)} trading days\n")
+    benchmark = str(result.benchmark_returns.name) if result.benchmark_returns is not None else ""
+    print(metrics_table({"Strategy": result.metrics, benchmark: result.benchmark_metrics}))
+    print(f"\nwrote {output}/ (metrics.json, returns.csv, weights.csv, equity.png)")
+    return 0
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from .backtest import run_backtest
+    from .data import build_optimization_data, load_market_data
+    from .optimization.parallel_optimization_runner import ParallelOptimizationRunner
+    from .optimization.storage import default_storage_url
+    from .reporting.files import write_optimization_files
+    from .reporting.tables import metrics_table
+
+    scenario = _load(args, optimize=True)
+    if scenario.optimize is None:
+        from .errors import ScenarioError
+
+        raise ScenarioError(
+            f"{args.scenario}: the scenario has no 'optimize' section; add one with 'params' "
+            "to search, or run 'backtest'"
+        )
+    if args.trials is not None and args.trials < 1:
+        from .errors import ScenarioError
+
+        raise ScenarioError(f"--trials must be at least 1, got {args.trials}")
+    output = _output_dir(args, scenario)
+    runner = ParallelOptimizationRunner(
+        scenario=scenario,
+        data=build_optimization_data(load_market_data(scenario.data)),
+        storage_url=args.storage or default_storage_url(output),
+        study_name=args.study_name or scenario.name,
+        n_jobs=args.n_jobs,
+        trials=args.trials,
+        fresh=args.fresh,
+        data_dir=args.data_dir,
+        timeout=args.timeout,
+        on_progress=None if args.quiet else _ProgressPrinter(),
+    )
+    result, data = runner.run()
+    del runner  # drop the private copy: from here on the (mapped) `data` is the only one
+    backtest = run_backtest(scenario, params=result.best_params, data=data)
+    write_optimization_files(result, backtest, output, storage_url=args.storage
+                             or default_storage_url(output))
+    states = ", ".join(f"{k.lower()} {v}" for k, v in sorted(result.trial_states.items()))
+    print(f"\n{scenario.name}: {sum(result.trial_states.values())} trials ({states}) "
+          f"with {result.n_jobs} worker(s) in {result.elapsed_s:.1f} s")
+    for event in result.events:
+        print(f"note: {event}")
+    values = ", ".join(f"{n} {v:.4f}" for n, v in zip(result.objectives, result.best_values,
+                                                        strict=True))
+    print(f"best parameters: {_params(result.best_params)} ({values})")
+    if result.windows:
+        print("\nwalk-forward windows (parameters chosen on train, scored on test):")
+        for w in result.windows:
+            print(f"  test {w.window.test_start:%Y-%m-%d}..{w.window.test_end:%Y-%m-%d}  "
+                  f"{_params(w.params)}  in-sample {w.in_sample[0]:.3f}  "
+                  f"out-of-sample {w.out_of_sample[0]:.3f}")
+    print()
+    benchmark = str(backtest.benchmark_returns.name) if backtest.benchmark_returns is not None \
+        else ""
+    print(metrics_table({"Best params": backtest.metrics, benchmark: backtest.benchmark_metrics}))
+    print(f"\nwrote {output}/")
+    return 0
+
+
+def _strategies(args: argparse.Namespace) -> int:
+    from .strategies import STRATEGIES
+
+    for name, strategy in STRATEGIES.items():
+        print(f"{name}: {strategy.description}")
+        for p in strategy.parameters:
+            span = f" [{p.low}..{p.high}]" if p.low is not None else ""
+            choices = f" {list(p.choices)}" if p.choices else ""
+            print(f"    {p.name} ({p.kind}, default {p.default!r}){span}{choices}: {p.doc}")
+    return 0
+
+
+def _params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in params.items())
+
+
+class _ProgressPrinter:
+    """One updating line on a terminal; a plain line every few seconds otherwise."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+        self._last = 0.0
+
+    def __call__(self, progress: Any) -> None:
+        done, total = progress.done, max(progress.total, 1)
+        fraction = min(done / total, 1.0)
+        remaining = (progress.elapsed_s / done * (total - done)) if done else math.nan
+        best = "—" if progress.best is None else f"{progress.best:.4f}"
+        text = (f"trials {done}/{total} ({progress.running} running)  best {best}  "
+                f"elapsed {_duration(progress.elapsed_s)}  left {_duration(remaining)}")
+        if self._tty:
+            width = 24
+            filled = int(round(fraction * width))
+            bar = "█" * filled + "·" * (width - filled)
+            end = "\n" if done >= total else ""
+            print(f"\r{bar} {text}", end=end, file=sys.stderr, flush=True)
+        elif time.monotonic() - self._last >= 5 or done >= total:
+            self._last = time.monotonic()
+            print(text, file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

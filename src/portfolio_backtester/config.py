@@ -1,0 +1,291 @@
+"""The scenario schema and ``load_scenario``: where user configuration enters and is checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ScenarioError, did_you_mean
+
+__all__ = [
+    "CostsConfig",
+    "DataConfig",
+    "ObjectiveConfig",
+    "OptimizeConfig",
+    "ParamSpace",
+    "PortfolioConfig",
+    "Scenario",
+    "StrategyConfig",
+    "SyntheticConfig",
+    "WindowsConfig",
+    "load_scenario",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticConfig(_Model):
+    """Geometric Brownian motion prices, reproducible from ``seed``."""
+
+    n_assets: int = Field(10, ge=1, le=100_000)
+    n_years: float = Field(10.0, gt=0, le=200)
+    seed: int = 0
+    annual_drift: float = 0.07
+    annual_volatility: float = Field(0.25, ge=0)
+    start: dt.date = dt.date(2000, 1, 3)
+
+
+class DataConfig(_Model):
+    """Where prices come from and which part of them the scenario uses."""
+
+    source: str = "builtin:sp500"
+    path: Path | None = None
+    layout: Literal["auto", "wide", "long"] = "auto"
+    universe: list[str] | None = None
+    benchmark: str | None = "default"
+    benchmark_path: Path | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    synthetic: SyntheticConfig = SyntheticConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        sources = ("builtin:sp500", "csv", "parquet", "synthetic")
+        if self.source not in sources:
+            raise ValueError(
+                f"unknown data source {self.source!r}; expected one of {', '.join(sources)}"
+                + did_you_mean(self.source, sources)
+            )
+        if self.source in ("csv", "parquet") and self.path is None:
+            raise ValueError(f"data source {self.source!r} needs 'path'")
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError(f"start {self.start} must be before end {self.end}")
+        return self
+
+
+class StrategyConfig(_Model):
+    name: str = "simple_momentum"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class CostsConfig(_Model):
+    cost_bps: float = Field(10.0, ge=0, le=10_000)
+    commission: float = Field(0.0, ge=0)
+
+
+class PortfolioConfig(_Model):
+    initial_capital: float = Field(1_000_000.0, gt=0)
+    execution: Literal["close", "next_open"] = "close"
+    max_gross_leverage: float | None = Field(None, gt=0)
+    allow_short: bool = False
+    cash_rate: float = 0.0
+    risk_free_rate: float = 0.0
+
+
+class ParamSpace(_Model):
+    """The search range of one strategy parameter."""
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ParamSpace:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical parameter needs a non-empty 'choices' list")
+            if self.low is not None or self.high is not None or self.step is not None:
+                raise ValueError("a categorical parameter takes 'choices', not low/high/step")
+            return self
+        if self.choices is not None:
+            raise ValueError(f"an {self.type} parameter takes low/high, not 'choices'")
+        if self.low is None or self.high is None:
+            raise ValueError(f"an {self.type} parameter needs both 'low' and 'high'")
+        for key, value in (("low", self.low), ("high", self.high), ("step", self.step)):
+            if value is not None and value != value:  # NaN: Optuna would accept it silently
+                raise ValueError(f"'{key}' must be a number, got NaN")
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.type == "int":
+            for key, value in (("low", self.low), ("high", self.high), ("step", self.step)):
+                if value is not None and float(value) != int(value):
+                    raise ValueError(f"an int parameter needs a whole '{key}', got {value}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log-scaled range needs low > 0, got {self.low}")
+        if self.step is not None:
+            if self.step <= 0:
+                raise ValueError(f"step must be positive, got {self.step}")
+            if self.log:
+                raise ValueError("'step' and 'log' cannot be combined")
+            n_steps = (self.high - self.low) / self.step
+            if abs(n_steps - round(n_steps)) > 1e-9:
+                raise ValueError(
+                    f"step {self.step} does not fit the range {self.low}..{self.high}: "
+                    f"high - low must be a whole number of steps"
+                )
+        return self
+
+
+class ObjectiveConfig(_Model):
+    metric: str
+    direction: Literal["maximize", "minimize"] | None = None
+
+
+class WindowsConfig(_Model):
+    """Walk-forward windows, in trading days."""
+
+    train_days: int = Field(756, ge=20)
+    test_days: int = Field(252, ge=5)
+    step_days: int | None = Field(None, ge=1)
+    kind: Literal["rolling", "expanding"] = "rolling"
+
+
+class ConstraintsConfig(_Model):
+    max_drawdown: float | None = Field(None, gt=0, le=1)
+    min_trades: int | None = Field(None, ge=0)
+
+
+class OptimizeConfig(_Model):
+    params: dict[str, ParamSpace]
+    objectives: Annotated[list[ObjectiveConfig], Field(min_length=1)] = [
+        ObjectiveConfig(metric="Sharpe")
+    ]
+    sampler: Literal["tpe", "random", "grid", "cmaes", "nsga2"] = "tpe"
+    seed: int | None = 42
+    trials: int = Field(100, ge=1)
+    timeout: float | None = Field(None, gt=0)
+    mode: Literal["cv", "walk_forward"] = "cv"
+    aggregate: Literal["mean", "median", "worst"] = "mean"
+    windows: WindowsConfig = WindowsConfig()
+    constraints: ConstraintsConfig = ConstraintsConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> OptimizeConfig:
+        if not self.params:
+            raise ValueError("'params' must name at least one parameter to optimise")
+        if self.sampler == "grid" and any(p.type == "float" and p.step is None
+                                          for p in self.params.values()):
+            raise ValueError("the grid sampler needs a 'step' for every float parameter")
+        return self
+
+
+class Scenario(_Model):
+    """A validated scenario: what to backtest or optimise, on which data."""
+
+    name: str = "scenario"
+    data: DataConfig = DataConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    costs: CostsConfig = CostsConfig()
+    portfolio: PortfolioConfig = PortfolioConfig()
+    optimize: OptimizeConfig | None = None
+    source_path: Path | None = Field(None, exclude=True)
+
+    def fingerprint(self) -> str:
+        """A stable hash of everything that changes results, to refuse resuming a changed study."""
+        payload = self.model_dump(mode="json", exclude={"source_path"})
+        if payload.get("optimize"):
+            payload["optimize"].pop("trials", None)
+            payload["optimize"].pop("timeout", None)
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_scenario(source: str | Path | Mapping[str, Any] | None = None) -> Scenario:
+    """Read and validate a scenario from a YAML file, a mapping, or None for the default."""
+    if source is None:
+        return _validate({}, "the default scenario", None)
+    if isinstance(source, Mapping):
+        return _validate(dict(source), "the scenario", None)
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"scenario file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read scenario file {path}: {exc}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"{path}: invalid YAML{where}: {problem}") from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ScenarioError(
+            f"{path}: a scenario must be a mapping of keys to values, "
+            f"got {type(document).__name__}"
+        )
+    scenario = _validate(document, str(path), path)
+    return _resolve_paths(scenario, path.parent)
+
+
+def _validate(document: dict[str, Any], where: str, path: Path | None) -> Scenario:
+    try:
+        return Scenario.model_validate({**document, "source_path": path})
+    except ValidationError as exc:
+        raise ScenarioError(_format_validation_error(exc, where)) from None
+
+
+def _format_validation_error(exc: ValidationError, where: str) -> str:
+    messages = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            parent = _model_at(error["loc"][:-1])
+            known = list(parent.model_fields) if parent else []
+            known = [name for name in known if name != "source_path"]
+            key = str(error["loc"][-1])
+            message = f"unknown key{did_you_mean(key, known)}"
+            if known:
+                message += f"; allowed keys: {', '.join(known)}"
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] not in ("value_error", "assertion_error") and "input" in error:
+                message += f" (got {error['input']!r})"
+        messages.append(f"{location}: {message}")
+    first = messages[0]
+    more = f" (and {len(messages) - 1} more problem(s))" if len(messages) > 1 else ""
+    return f"{where}: {first}{more}"
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = Scenario
+    for part in loc:
+        if not isinstance(part, str) or part not in model.model_fields:
+            return None if not isinstance(part, str) else None
+        annotation = model.model_fields[part].annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return None
+        model = nested[0]
+    return model
+
+
+def _resolve_paths(scenario: Scenario, base: Path) -> Scenario:
+    """Relative data paths are relative to the scenario file, as users expect."""
+    data = scenario.data
+    updates: dict[str, Any] = {}
+    for key in ("path", "benchmark_path"):
+        value = getattr(data, key)
+        if value is not None and not value.is_absolute():
+            updates[key] = base / value
+    if not updates:
+        return scenario
+    return scenario.model_copy(update={"data": data.model_copy(update=updates)})

@@ -1,0 +1,148 @@
+"""Parameters to scores over walk-forward windows: a plain function with no hidden state."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..backtest import backtest_period, benchmark_period_returns
+from ..config import OptimizeConfig, Scenario
+from ..errors import ScenarioError, did_you_mean
+from ..metrics import HIGHER_IS_BETTER, METRIC_NAMES, metric
+from ..simulation import SimulationResult
+from ..strategies import get_strategy
+from .results import OptimizationData, WalkForwardWindow
+
+__all__ = [
+    "Evaluation",
+    "directions",
+    "evaluate_params",
+    "objective_names",
+    "simulate_window",
+]
+
+Period = Literal["train", "test"]
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """A trial's scores: aggregated values per objective, and each window's values."""
+
+    values: tuple[float, ...]
+    window_values: tuple[tuple[float, ...], ...]
+    constraint_violations: tuple[float, ...]
+    n_trades: int
+
+    @property
+    def feasible(self) -> bool:
+        return all(v <= 0 for v in self.constraint_violations)
+
+
+def objective_names(config: OptimizeConfig) -> list[str]:
+    """The objectives' metric names, checked against the known metrics."""
+    names = []
+    for objective in config.objectives:
+        if objective.metric not in METRIC_NAMES:
+            raise ScenarioError(
+                f"optimize.objectives: unknown metric {objective.metric!r}"
+                + did_you_mean(objective.metric, METRIC_NAMES)
+                + f"; known metrics: {', '.join(METRIC_NAMES)}"
+            )
+        names.append(objective.metric)
+    return names
+
+
+def directions(config: OptimizeConfig) -> list[str]:
+    """Each objective's direction, defaulting to the metric's natural one."""
+    objective_names(config)
+    return [
+        objective.direction
+        or ("maximize" if HIGHER_IS_BETTER[objective.metric] else "minimize")
+        for objective in config.objectives
+    ]
+
+
+def evaluate_params(
+    scenario: Scenario,
+    data: OptimizationData,
+    params: Mapping[str, Any],
+    windows: Sequence[WalkForwardWindow],
+    period: Period = "test",
+) -> Evaluation:
+    """Score one parameter set on each window's ``period`` and aggregate the scores.
+
+    The strategy's weights are computed once over all the data: a row dated t uses only
+    data up to t, so slicing them per window never lets later data in.
+    """
+    config = scenario.optimize
+    if config is None:
+        raise ScenarioError("the scenario has no 'optimize' section")
+    names = objective_names(config)
+    strategy_cls = get_strategy(scenario.strategy.name)
+    resolved = strategy_cls.resolve_params({**scenario.strategy.params, **params})
+    strategy = strategy_cls()
+    weights = strategy.generate_weights(data, resolved)
+    rf = scenario.portfolio.risk_free_rate
+    per_window: list[tuple[float, ...]] = []
+    drawdowns: list[float] = []
+    n_trades = 0
+    for window in windows:
+        simulation = simulate_window(scenario, data, weights, window, period)
+        benchmark = benchmark_period_returns(data, pd.DatetimeIndex(simulation.returns.index))
+        per_window.append(
+            tuple(
+                metric(name, simulation.returns, benchmark, turnover=simulation.turnover,
+                       risk_free_rate=rf)
+                for name in names
+            )
+        )
+        n_trades += int(simulation.trades.sum())
+        if config.constraints.max_drawdown is not None:
+            drawdowns.append(metric("Max Drawdown", simulation.returns))
+    values = tuple(
+        _aggregate([row[i] for row in per_window], config.aggregate,
+                   HIGHER_IS_BETTER[names[i]])
+        for i in range(len(names))
+    )
+    violations = []
+    if config.constraints.max_drawdown is not None:
+        worst = min(drawdowns) if drawdowns else 0.0
+        violations.append(-worst - config.constraints.max_drawdown)
+    if config.constraints.min_trades is not None:
+        violations.append(float(config.constraints.min_trades - n_trades))
+    return Evaluation(values, tuple(per_window), tuple(violations), n_trades)
+
+
+def simulate_window(
+    scenario: Scenario,
+    data: OptimizationData,
+    weights: pd.DataFrame,
+    window: WalkForwardWindow,
+    period: Period,
+) -> SimulationResult:
+    """Simulate one window's train or test period, entering at the targets then in force."""
+    first, last = (
+        (window.train_start, window.train_end)
+        if period == "train"
+        else (window.test_start, window.test_end)
+    )
+    index = data.daily.index
+    start = int(index.searchsorted(first))
+    end = int(index.searchsorted(last, side="right")) - 1
+    return backtest_period(scenario, data, weights, start, end)
+
+
+def _aggregate(values: list[float], how: str, higher_is_better: bool) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    if len(finite) < len(values) or not finite:
+        return math.nan
+    if how == "mean":
+        return float(np.mean(finite))
+    if how == "median":
+        return float(np.median(finite))
+    return min(finite) if higher_is_better else max(finite)

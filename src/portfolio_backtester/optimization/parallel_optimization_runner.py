@@ -1,0 +1,385 @@
+"""Run an optimisation in this process or in N spawned workers that pull memory-mapped data.
+
+The parent writes the data once (``write_data_context``) and gives each worker only the small
+``OptimizationDataContext``; workers map the files read-only, so N workers cost about one copy
+of the data, and take trials from the shared Optuna study until its budget is spent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from ..config import Scenario
+from ..errors import OptimizationError, ScenarioError
+from ..strategies import get_strategy
+from .data_context import open_data_context, remove_data_context, write_data_context
+from .results import OptimizationData, OptimizationDataContext
+from .storage import open_storage
+from .study import (
+    StudyPlan,
+    TrialLock,
+    make_sampler,
+    mark_trials_failed,
+    plan_studies,
+    run_trials,
+    summarize,
+)
+
+__all__ = ["ParallelOptimizationRunner", "Progress", "WorkerSettings"]
+
+logger = logging.getLogger(__name__)
+
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One look at the studies for a progress display."""
+
+    done: int
+    running: int
+    total: int
+    best: float | None
+    elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """The small settings a worker needs besides the data context."""
+
+    storage_url: str
+    plans: tuple[StudyPlan, ...]
+    scenario: dict[str, Any]
+    worker_index: int
+    seed: int | None
+    deadline: float | None
+    log_level: int
+    parallel: bool = True
+
+
+@dataclass
+class ParallelOptimizationRunner:
+    """Optimise a scenario's strategy parameters over its walk-forward windows.
+
+    ``n_jobs == 1`` evaluates trials in this process on ``data``; ``n_jobs > 1`` spawns
+    workers (the ``spawn`` start method on every OS) that share the data through memory-mapped
+    files and the trial budget through the study storage and a lock.
+    """
+
+    scenario: Scenario
+    data: OptimizationData
+    storage_url: str
+    study_name: str
+    n_jobs: int = 1
+    trials: int | None = None
+    fresh: bool = False
+    data_dir: Path | None = None
+    timeout: float | None = None
+    on_progress: Callable[[Progress], None] | None = None
+    progress_interval_s: float = 1.0
+    events: list[str] = field(default_factory=list)
+
+    def run(self) -> tuple[Any, OptimizationData]:
+        """Run to the budget; return the result and the data to use afterwards.
+
+        With workers, the returned data are the parent's memory-mapped view: the caller
+        should drop its own copy so the whole run holds about one copy of the data.
+        """
+        started = time.monotonic()
+        config = self.scenario.optimize
+        if config is None:
+            raise ScenarioError("the scenario has no 'optimize' section to optimise")
+        get_strategy(self.scenario.strategy.name)
+        trials = self.trials if self.trials is not None else config.trials
+        n_jobs = resolve_n_jobs(self.n_jobs, trials)
+        storage = open_storage(self.storage_url)
+        plans = plan_studies(
+            self.scenario, self.data, storage, self.study_name, trials, fresh=self.fresh,
+            events=self.events,
+        )
+        deadline = None
+        timeout = self.timeout if self.timeout is not None else config.timeout
+        if timeout is not None:
+            deadline = time.time() + timeout
+        data = self.data
+        if n_jobs == 1:
+            settings = WorkerSettings(
+                storage_url=self.storage_url,
+                plans=plans,
+                scenario=self.scenario.model_dump(mode="json"),
+                worker_index=0,
+                seed=config.seed,
+                deadline=deadline,
+                log_level=logging.getLogger().getEffectiveLevel(),
+                parallel=False,
+            )
+            with self._progress_thread(storage, plans, started):
+                _run_plans(settings, self.scenario, data, storage, TrialLock(None))
+        else:
+            data = self._run_workers(storage, plans, n_jobs, deadline, started)
+        result = summarize(
+            self.scenario, data, storage, plans, n_jobs=n_jobs,
+            elapsed_s=time.monotonic() - started, events=tuple(self.events),
+        )
+        return result, data
+
+    def _run_workers(
+        self,
+        storage: optuna.storages.BaseStorage,
+        plans: tuple[StudyPlan, ...],
+        n_jobs: int,
+        deadline: float | None,
+        started: float,
+    ) -> OptimizationData:
+        context_mp = multiprocessing.get_context("spawn")
+        context: OptimizationDataContext | None = None
+        workers: list[multiprocessing.process.BaseProcess] = []
+        config = self.scenario.optimize
+        assert config is not None
+        try:
+            context = write_data_context(self.data, self.data_dir)
+            mapped = open_data_context(context)
+            lock = context_mp.Lock()
+            with _single_threaded_children():
+                for index in range(n_jobs):
+                    settings = WorkerSettings(
+                        storage_url=self.storage_url,
+                        plans=plans,
+                        scenario=self.scenario.model_dump(mode="json"),
+                        worker_index=index,
+                        seed=None if config.seed is None else config.seed + index,
+                        deadline=deadline,
+                        log_level=logging.getLogger().getEffectiveLevel(),
+                    )
+                    process = context_mp.Process(
+                        target=_optuna_worker,
+                        args=(context, settings, lock),
+                        name=f"pbt-worker-{index}",
+                    )
+                    process.start()
+                    workers.append(process)
+            logger.info("started %d workers (spawn)", n_jobs)
+            self._supervise(storage, plans, workers, started)
+            return mapped
+        finally:
+            _stop_workers(workers)
+            for process in workers:
+                if process.pid is not None:
+                    mark_trials_failed(storage, plans, _worker_tag(process.pid),
+                                       "worker stopped before the trial finished")
+            if context is not None:
+                remove_data_context(context)
+                logger.info("removed data directory %s", context.directory)
+
+    def _supervise(
+        self,
+        storage: optuna.storages.BaseStorage,
+        plans: tuple[StudyPlan, ...],
+        workers: list[multiprocessing.process.BaseProcess],
+        started: float,
+    ) -> None:
+        """Wait for the workers, failing the trial of any that dies, until all have exited."""
+        alive = {process.sentinel: process for process in workers}
+        failures: list[str] = []
+        last_report = 0.0
+        while alive:
+            ready = multiprocessing.connection.wait(list(alive), timeout=0.25)
+            for sentinel in ready:
+                assert isinstance(sentinel, int)
+                process = alive.pop(sentinel)
+                process.join()
+                if process.exitcode != 0:
+                    assert process.pid is not None
+                    lost = mark_trials_failed(
+                        storage, plans, _worker_tag(process.pid),
+                        f"worker {process.name} died (exit code {process.exitcode})",
+                    )
+                    message = (
+                        f"worker {process.name} (pid {process.pid}) exited with code "
+                        f"{process.exitcode}; {lost} running trial(s) marked failed"
+                    )
+                    logger.warning(message)
+                    self.events.append(message)
+                    failures.append(message)
+            now = time.monotonic()
+            if now - last_report >= self.progress_interval_s:
+                last_report = now
+                self._report(storage, plans, started)
+        self._report(storage, plans, started)
+        if len(failures) == len(workers):
+            raise OptimizationError(
+                f"all {len(workers)} workers died before the budget was spent "
+                f"(first: {failures[0]}); finished trials are kept in the study and the same "
+                "command resumes it"
+            )
+
+    @contextlib.contextmanager
+    def _progress_thread(
+        self, storage: optuna.storages.BaseStorage, plans: tuple[StudyPlan, ...],
+        started: float,
+    ) -> Iterator[None]:
+        """Report progress from a thread while trials run in this one."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(self.progress_interval_s):
+                self._report(storage, plans, started)
+
+        thread = threading.Thread(target=loop, name="progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            self._report(storage, plans, started)
+
+    def _report(
+        self, storage: optuna.storages.BaseStorage, plans: tuple[StudyPlan, ...],
+        started: float,
+    ) -> None:
+        if self.on_progress is None:
+            return
+        done = running = 0
+        best: float | None = None
+        for plan in plans:
+            study = optuna.load_study(study_name=plan.name, storage=storage)
+            trials = study.get_trials(deepcopy=False)
+            done += sum(t.state.is_finished() for t in trials)
+            running += sum(t.state == TrialState.RUNNING for t in trials)
+            if len(plans) == 1 and len(study.directions) == 1:
+                complete = [t for t in trials if t.state == TrialState.COMPLETE]
+                if complete:
+                    values = [t.value for t in complete if t.value is not None]
+                    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+                    best = max(values) if maximize else min(values)
+        total = sum(plan.budget for plan in plans)
+        self.on_progress(Progress(done, running, total, best, time.monotonic() - started))
+
+
+def resolve_n_jobs(n_jobs: int, trials: int) -> int:
+    """-1 means every core; 0, or more workers than trials, is a mistake worth saying."""
+    if n_jobs == 0 or n_jobs < -1:
+        raise ScenarioError(f"--n-jobs must be a positive number or -1 (all cores), got {n_jobs}")
+    if n_jobs == -1:
+        return max(1, min(os.cpu_count() or 1, trials))
+    if n_jobs > trials:
+        raise ScenarioError(
+            f"--n-jobs {n_jobs} asks for more workers than the {trials} trials to run; "
+            f"use at most {trials} workers"
+        )
+    return n_jobs
+
+
+def _optuna_worker(
+    context: OptimizationDataContext,
+    settings: WorkerSettings,
+    lock: Any,
+) -> None:
+    """Entry point of a spawned worker: map the data, then pull trials until the budget ends."""
+    _configure_worker_logging(settings.log_level)
+    # The parent owns Ctrl-C; it stops workers with SIGTERM, which must still run `finally`.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _raise_system_exit)
+    _watch_parent()
+    data = open_data_context(context)
+    scenario = Scenario.model_validate(settings.scenario)
+    storage = open_storage(settings.storage_url)
+    _run_plans(settings, scenario, data, storage, TrialLock(lock))
+
+
+def _run_plans(
+    settings: WorkerSettings,
+    scenario: Scenario,
+    data: OptimizationData,
+    storage: optuna.storages.BaseStorage,
+    lock: TrialLock,
+) -> None:
+    config = scenario.optimize
+    assert config is not None
+    for plan in settings.plans:
+        sampler = make_sampler(config, settings.seed, parallel=settings.parallel)
+        study = optuna.load_study(study_name=plan.name, storage=storage, sampler=sampler)
+        run_trials(
+            study, plan, scenario, replace(data, windows=plan.windows), lock,
+            tag=_worker_tag(os.getpid()), deadline=settings.deadline,
+        )
+
+
+def _worker_tag(pid: int) -> str:
+    return f"{socket.gethostname()}:{pid}"
+
+
+def _raise_system_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _watch_parent() -> None:
+    """Exit soon after the parent dies, even if it was killed outright."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        logger.warning("parent process is gone; worker exits")
+        os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _configure_worker_logging(level: int) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s",
+    )
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@contextlib.contextmanager
+def _single_threaded_children() -> Iterator[None]:
+    """Spawned children inherit the environment: one BLAS/OpenMP thread each, so N workers
+    do not oversubscribe the cores. The parent's own settings are restored afterwards."""
+    saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(_THREAD_VARIABLES, "1"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _stop_workers(workers: list[multiprocessing.process.BaseProcess]) -> None:
+    """Terminate and reap every worker still alive; escalate to SIGKILL if one hangs."""
+    for process in workers:
+        if process.is_alive():
+            process.terminate()
+    for process in workers:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+            process.join()

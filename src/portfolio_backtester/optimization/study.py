@@ -1,0 +1,419 @@
+"""Studies of an optimisation: planning budgets, pulling trials, and reading the outcome."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import logging
+import math
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import optuna
+import pandas as pd
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, Trial, TrialState
+
+from ..config import OptimizeConfig, Scenario
+from ..data import trading_slice
+from ..errors import OptimizationError
+from ..metrics import metric
+from ..strategies import get_strategy
+from .data_context import data_fingerprint
+from .objective import directions, evaluate_params, objective_names, simulate_window
+from .results import OptimizationData, OptimizationResult, WalkForwardWindow, WindowResult
+from .space import grid_values, space_size, suggest, validate_space
+from .windows import walk_forward_windows
+
+__all__ = [
+    "StudyPlan",
+    "TrialLock",
+    "make_sampler",
+    "mark_trials_failed",
+    "plan_studies",
+    "run_trials",
+    "study_trials_frame",
+    "summarize",
+]
+
+logger = logging.getLogger(__name__)
+
+FAIL_REASON = "fail_reason"
+WORKER = "worker"
+CONSTRAINT = "constraint"
+
+
+@dataclass(frozen=True, slots=True)
+class StudyPlan:
+    """One study to fill: its name, its total trial budget, and the windows it scores on."""
+
+    name: str
+    budget: int
+    windows: tuple[WalkForwardWindow, ...]
+    period: Literal["train", "test"]
+
+
+class TrialLock:
+    """The lock under which a worker counts trials and asks for the next one.
+
+    Counting and asking under one lock shared by all workers makes the budget exact:
+    Optuna's MaxTrialsCallback checks after the fact and overshoots by up to N - 1.
+    """
+
+    def __init__(self, lock: Any | None) -> None:
+        self._lock = lock
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        if self._lock is None:
+            yield
+            return
+        with self._lock:
+            yield
+
+
+def plan_studies(
+    scenario: Scenario,
+    data: OptimizationData,
+    storage: BaseStorage,
+    study_name: str,
+    trials: int,
+    *,
+    fresh: bool = False,
+    events: list[str] | None = None,
+) -> tuple[StudyPlan, ...]:
+    """Create or resume the studies and decide each one's budget.
+
+    ``cv`` is one study scored on every window's test period; ``walk_forward`` is one study
+    per window, scored on its train period. A resumed study must come from the same scenario.
+    """
+    config = _config(scenario)
+    strategy = get_strategy(scenario.strategy.name)
+    validate_space(strategy, config.params)
+    study_directions = directions(config)
+    windows = data.windows or build_windows(scenario, data)
+    size = space_size(config.params)
+    fingerprint = scenario.fingerprint()
+    data_print = data_fingerprint(data)
+    if config.mode == "cv":
+        specs = [(study_name, windows, "test")]
+    else:
+        specs = [
+            (f"{study_name}.window-{k:02d}", (window,), "train")
+            for k, window in enumerate(windows)
+        ]
+    plans = []
+    for name, study_windows, period in specs:
+        if fresh:
+            with contextlib.suppress(KeyError):
+                optuna.delete_study(study_name=name, storage=storage)
+        study = optuna.create_study(
+            storage=storage, study_name=name, directions=study_directions, load_if_exists=True
+        )
+        previous = study.user_attrs.get("scenario_fingerprint")
+        if previous is not None and previous != fingerprint:
+            raise OptimizationError(
+                f"study {name!r} was created from a different scenario; resuming it would mix "
+                "incomparable trials. Use --fresh to start it over, or another --study-name"
+            )
+        recover_orphaned_trials(study)
+        existing = len(study.get_trials(deepcopy=False))
+        budget = existing + trials
+        if budget > size:
+            message = (
+                f"study {name!r}: the search space has only {int(size)} distinct parameter "
+                f"sets; running {max(int(size) - existing, 0)} more trial(s) instead of {trials}"
+            )
+            logger.info(message)
+            if events is not None:
+                events.append(message)
+            budget = max(int(size), existing)
+        study.set_user_attr("scenario_fingerprint", fingerprint)
+        study.set_user_attr("data_fingerprint", data_print)
+        study.set_user_attr("scenario", scenario.model_dump(mode="json"))
+        study.set_user_attr("budget", budget)
+        plans.append(StudyPlan(name, budget, tuple(study_windows), period))  # type: ignore[arg-type]
+    return tuple(plans)
+
+
+def build_windows(scenario: Scenario, data: OptimizationData) -> tuple[WalkForwardWindow, ...]:
+    """Walk-forward windows over the scenario's period of the data."""
+    config = _config(scenario)
+    calendar = data.daily.index[trading_slice(data.daily.index, scenario.data.start,
+                                              scenario.data.end)]
+    spec = config.windows
+    return walk_forward_windows(
+        pd.DatetimeIndex(calendar),
+        train_days=spec.train_days,
+        test_days=spec.test_days,
+        step_days=spec.step_days,
+        kind=spec.kind,
+    )
+
+
+def make_sampler(
+    config: OptimizeConfig, seed: int | None, *, parallel: bool = False
+) -> optuna.samplers.BaseSampler:
+    """The configured sampler; with constraints, samplers that support them are told."""
+    constraints = None
+    if config.constraints.max_drawdown is not None or config.constraints.min_trades is not None:
+        constraints = _constraints
+    if config.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if config.sampler == "grid":
+        grid = {name: grid_values(spec) for name, spec in config.params.items()}
+        return optuna.samplers.GridSampler(grid, seed=seed)  # type: ignore[arg-type]
+    if config.sampler == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed)
+    if config.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints)
+    return optuna.samplers.TPESampler(
+        seed=seed, constraints_func=constraints, constant_liar=parallel
+    )
+
+
+def _constraints(trial: FrozenTrial) -> list[float]:
+    return list(trial.user_attrs.get(CONSTRAINT, [0.0]))
+
+
+def run_trials(
+    study: optuna.Study,
+    plan: StudyPlan,
+    scenario: Scenario,
+    data: OptimizationData,
+    lock: TrialLock,
+    *,
+    tag: str,
+    deadline: float | None = None,
+) -> int:
+    """Pull trials until the study's budget is spent (or the deadline passes); return count."""
+    config = _config(scenario)
+    finite = math.isfinite(space_size(config.params))
+    ran = 0
+    while deadline is None or time.time() < deadline:
+        with lock.hold():
+            if len(study.get_trials(deepcopy=False)) >= plan.budget:
+                break
+            trial = study.ask()
+            trial.set_user_attr(WORKER, tag)
+        _run_trial(study, trial, plan, scenario, data, finite)
+        ran += 1
+    return ran
+
+
+def _run_trial(
+    study: optuna.Study,
+    trial: Trial,
+    plan: StudyPlan,
+    scenario: Scenario,
+    data: OptimizationData,
+    finite_space: bool,
+) -> None:
+    """Evaluate one trial; any failure is recorded on the trial with its reason."""
+    config = _config(scenario)
+    finished = False
+    try:
+        params = suggest(trial, config.params)
+        earlier = _same_params(study, trial, params) if finite_space else None
+        if earlier is not None:
+            # A discrete space revisits points; reuse the value instead of recomputing it.
+            trial.set_user_attr("duplicate_of", earlier.number)
+            trial.set_user_attr(CONSTRAINT, earlier.user_attrs.get(CONSTRAINT, [0.0]))
+            study.tell(trial, earlier.values)
+            finished = True
+            return
+        evaluation = evaluate_params(scenario, data, params, plan.windows, plan.period)
+        bad = [v for v in evaluation.values if not math.isfinite(v)]
+        if bad:
+            raise ValueError(
+                f"objective is {bad[0]} (the metric is undefined for these parameters, "
+                "e.g. no trades or no variation in returns)"
+            )
+        trial.set_user_attr("window_values", [list(v) for v in evaluation.window_values])
+        trial.set_user_attr("n_trades", evaluation.n_trades)
+        trial.set_user_attr(CONSTRAINT, list(evaluation.constraint_violations) or [0.0])
+        trial.set_user_attr("feasible", evaluation.feasible)
+        study.tell(trial, list(evaluation.values))
+        finished = True
+    except Exception as exc:  # noqa: BLE001  # the trial boundary: record, never swallow
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.warning("trial %d failed: %s", trial.number, reason)
+        trial.set_user_attr(FAIL_REASON, reason)
+        study.tell(trial, state=TrialState.FAIL)
+        finished = True
+    finally:
+        if not finished:
+            # SystemExit from SIGTERM, KeyboardInterrupt: leave no trial running.
+            with contextlib.suppress(Exception):
+                trial.set_user_attr(FAIL_REASON, "interrupted")
+                study.tell(trial, state=TrialState.FAIL)
+
+
+def _same_params(study: optuna.Study, trial: Trial, params: dict[str, Any]) -> FrozenTrial | None:
+    for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if other.number != trial.number and other.params == params:
+            return other
+    return None
+
+
+def mark_trials_failed(
+    storage: BaseStorage, plans: tuple[StudyPlan, ...], tag: str, reason: str
+) -> int:
+    """Fail the running trials of one worker (a dead one: it cannot do it itself)."""
+    count = 0
+    for plan in plans:
+        study = optuna.load_study(study_name=plan.name, storage=storage)
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.user_attrs.get(WORKER) == tag:
+                count += _fail_trial(study, trial, reason)
+    return count
+
+
+def recover_orphaned_trials(study: optuna.Study) -> int:
+    """Fail running trials whose worker on this host no longer exists.
+
+    Journal storage has no heartbeat, so a killed run leaves trials running forever;
+    RDB storage with a heartbeat fails stale trials itself.
+    """
+    if optuna.storages.is_heartbeat_enabled(study._storage):
+        optuna.storages.fail_stale_trials(study)
+    host = socket.gethostname()
+    count = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = str(trial.user_attrs.get(WORKER, ""))
+        worker_host, _, pid = worker.rpartition(":")
+        if worker_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+            count += _fail_trial(study, trial, f"worker {worker} is gone")
+    if count:
+        logger.warning("study %r: marked %d orphaned running trial(s) failed",
+                       study.study_name, count)
+    return count
+
+
+def _fail_trial(study: optuna.Study, trial: FrozenTrial, reason: str) -> int:
+    try:
+        study._storage.set_trial_user_attr(trial._trial_id, FAIL_REASON, reason)
+        study.tell(trial.number, state=TrialState.FAIL)
+    except (RuntimeError, ValueError, optuna.exceptions.UpdateFinishedTrialError):
+        return 0  # it finished meanwhile
+    return 1
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def summarize(
+    scenario: Scenario,
+    data: OptimizationData,
+    storage: BaseStorage,
+    plans: tuple[StudyPlan, ...],
+    *,
+    n_jobs: int,
+    elapsed_s: float,
+    events: tuple[str, ...] = (),
+) -> OptimizationResult:
+    """Read the studies back: best parameters, the Pareto front, walk-forward outcomes."""
+    config = _config(scenario)
+    names = tuple(objective_names(config))
+    study_directions = tuple(directions(config))
+    states: collections.Counter[str] = collections.Counter()
+    studies = [optuna.load_study(study_name=p.name, storage=storage) for p in plans]
+    for study in studies:
+        states.update(t.state.name for t in study.get_trials(deepcopy=False))
+    best_per_study = [_best_trials(study) for study in studies]
+    if config.mode == "cv":
+        front = best_per_study[0]
+        best = front[0]
+        pareto = tuple({"number": t.number, "params": t.params, "values": t.values}
+                       for t in front) if len(names) > 1 else ()
+        return OptimizationResult(
+            study_names=tuple(p.name for p in plans), objectives=names,
+            directions=study_directions, best_params=dict(best.params),
+            best_values=tuple(best.values), trial_states=dict(states), n_jobs=n_jobs,
+            elapsed_s=elapsed_s, pareto_front=pareto, events=events,
+        )
+    window_results = []
+    pieces = []
+    strategy = get_strategy(scenario.strategy.name)
+    for plan, front in zip(plans, best_per_study, strict=True):
+        best = front[0]
+        params = strategy.resolve_params({**scenario.strategy.params, **best.params})
+        weights = strategy().generate_weights(replace(data, windows=plan.windows), params)
+        simulation = simulate_window(scenario, data, weights, plan.windows[0], "test")
+        out_values = tuple(metric(n, simulation.returns, risk_free_rate=
+                                  scenario.portfolio.risk_free_rate) for n in names)
+        window_results.append(WindowResult(plan.windows[0], plan.name, dict(best.params),
+                                           tuple(best.values), out_values))
+        pieces.append(simulation.returns)
+    stitched = pd.concat(pieces)
+    stitched = stitched[~stitched.index.duplicated(keep="first")]
+    last = window_results[-1]
+    return OptimizationResult(
+        study_names=tuple(p.name for p in plans), objectives=names,
+        directions=study_directions, best_params=last.params, best_values=last.in_sample,
+        trial_states=dict(states), n_jobs=n_jobs, elapsed_s=elapsed_s,
+        windows=tuple(window_results), events=events, out_of_sample_returns=stitched,
+    )
+
+
+def _best_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """Best feasible complete trials (one, or the Pareto front), best first."""
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if t.user_attrs.get("feasible", True)]
+    if not complete:
+        failed = [t for t in study.get_trials(deepcopy=False)
+                  if t.state == TrialState.FAIL]
+        reasons = collections.Counter(
+            str(t.user_attrs.get(FAIL_REASON, "unknown")) for t in failed
+        )
+        detail = ""
+        if reasons:
+            reason, count = reasons.most_common(1)[0]
+            detail = f"; most common failure ({count} of {len(failed)} trials): {reason}"
+        elif study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            detail = "; every finished trial violated the constraints"
+        raise OptimizationError(f"study {study.study_name!r} has no usable trial{detail}")
+    if len(study.directions) == 1:
+        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        complete.sort(key=lambda t: t.values[0], reverse=maximize)
+        return complete
+    front = [t for t in study.best_trials if t.user_attrs.get("feasible", True)] or complete
+    sign = 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
+    return sorted(front, key=lambda t: -sign * t.values[0])
+
+
+def _config(scenario: Scenario) -> OptimizeConfig:
+    if scenario.optimize is None:
+        raise OptimizationError("the scenario has no 'optimize' section")
+    return scenario.optimize
+
+
+def study_trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """Every trial: number, state, parameters, values, duration, worker, failure reason."""
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        row: dict[str, Any] = {"study": study.study_name, "number": trial.number,
+                               "state": trial.state.name}
+        row.update({f"param_{k}": v for k, v in trial.params.items()})
+        for i, value in enumerate(trial.values or []):
+            row[f"value_{i}"] = value
+        duration = trial.duration
+        row["duration_s"] = duration.total_seconds() if duration is not None else None
+        row["worker"] = trial.user_attrs.get(WORKER)
+        row["fail_reason"] = trial.user_attrs.get(FAIL_REASON)
+        row["duplicate_of"] = trial.user_attrs.get("duplicate_of")
+        row["window_values"] = json.dumps(trial.user_attrs.get("window_values"))
+        rows.append(row)
+    return pd.DataFrame(rows)
