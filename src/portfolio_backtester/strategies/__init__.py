@@ -1,1 +1,13 @@
-"""Strategy library."""
+"""Strategy library: the contract, the registry of built-in strategies, rebalance dates."""
+
+from ._base import BaseStrategy, Parameter, rebalance_dates
+from ._registry import STRATEGIES, get_strategy, strategy_names
+
+__all__ = [
+    "STRATEGIES",
+    "BaseStrategy",
+    "Parameter",
+    "get_strategy",
+    "rebalance_dates",
+    "strategy_names",
+]

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ScenarioError, did_you_mean
@@ -112,7 +113,6 @@ def rebalance_dates(index: pd.DatetimeIndex, frequency: str) -> pd.DatetimeIndex
         )
     if len(index) == 0:
         return index
-    periods = index.to_period(codes[frequency])
-    is_last = periods[1:] != periods[:-1]
-    mask = list(is_last) + [True]
-    return index[mask]
+    naive = index.tz_localize(None) if index.tz is not None else index
+    periods = naive.to_period(codes[frequency])
+    return index[np.append(np.asarray(periods[1:] != periods[:-1]), True)]

@@ -1,0 +1,227 @@
+"""The contract every registered strategy keeps; registering a strategy gets it tested here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from portfolio_backtester.errors import ScenarioError
+from portfolio_backtester.optimization.results import OptimizationData
+from portfolio_backtester.strategies import (
+    BaseStrategy,
+    Parameter,
+    get_strategy,
+    strategy_names,
+)
+from portfolio_backtester.strategies._base import REBALANCE_FREQUENCIES
+
+NAMES = strategy_names()
+DataBuilder = Callable[[pd.DataFrame], OptimizationData]
+
+# Constraints between parameters that the ranges alone cannot express.
+VALID_COMBINATIONS: dict[str, Callable[[Mapping[str, Any]], bool]] = {
+    "sma_crossover": lambda p: p["fast_days"] < p["slow_days"],
+}
+
+
+@pytest.fixture(params=NAMES)
+def strategy(request: pytest.FixtureRequest) -> BaseStrategy:
+    return get_strategy(request.param)()
+
+
+def parameter_values(parameter: Parameter) -> st.SearchStrategy[Any]:
+    """Every value an optimiser may propose for one parameter."""
+    if parameter.kind == "int":
+        assert parameter.low is not None and parameter.high is not None
+        return st.integers(int(parameter.low), int(parameter.high))
+    if parameter.kind == "float":
+        assert parameter.low is not None and parameter.high is not None
+        return st.floats(parameter.low, parameter.high)
+    if parameter.kind == "bool":
+        return st.booleans()
+    assert parameter.choices is not None
+    return st.sampled_from(parameter.choices)
+
+
+def parameter_sets(cls: type[BaseStrategy]) -> st.SearchStrategy[dict[str, Any]]:
+    sets = st.fixed_dictionaries({p.name: parameter_values(p) for p in cls.parameters})
+    valid = VALID_COMBINATIONS.get(cls.name)
+    return sets.filter(valid) if valid else sets
+
+
+def check_weights(weights: pd.DataFrame, data: OptimizationData) -> None:
+    """Shape, labels, dtype, finiteness, no weight without a price, gross exposure <= 1."""
+    assert isinstance(weights.index, pd.DatetimeIndex)
+    assert weights.index.isin(data.daily.index).all()
+    assert weights.index.is_monotonic_increasing and weights.index.is_unique
+    assert weights.columns.equals(data.daily.columns)
+    assert weights.columns.names == data.daily.columns.names
+    assert (weights.dtypes == np.float64).all()
+    values = weights.to_numpy()
+    assert np.isfinite(values).all()
+    unpriced = data.daily.loc[weights.index].isna().to_numpy()
+    assert (values[unpriced] == 0.0).all()
+    assert (np.abs(values).sum(axis=1) <= 1.0 + 1e-12).all()
+
+
+def test_registry_name_matches_class(strategy: BaseStrategy) -> None:
+    assert type(strategy) is get_strategy(strategy.name)
+    assert strategy.description and "\n" not in strategy.description
+
+
+def test_parameter_specs_are_complete(strategy: BaseStrategy) -> None:
+    names = [p.name for p in strategy.parameters]
+    assert len(names) == len(set(names))
+    for p in strategy.parameters:
+        assert p.doc
+        assert p.validate(p.default, strategy.name) == p.default
+        if p.kind in ("int", "float"):
+            assert p.low is not None and p.high is not None
+            assert p.low <= p.default <= p.high
+        if p.kind == "int":
+            assert isinstance(p.default, int)
+        if p.kind == "categorical":
+            assert p.choices and p.default in p.choices
+    if "rebalance" in names:
+        (rebalance,) = (p for p in strategy.parameters if p.name == "rebalance")
+        assert rebalance.choices == REBALANCE_FREQUENCIES
+
+
+def test_defaults_resolve(strategy: BaseStrategy) -> None:
+    resolved = strategy.resolve_params({})
+    assert resolved == {p.name: p.default for p in strategy.parameters}
+    assert strategy.lookback_days({}) >= 0
+
+
+def test_default_weights_keep_the_contract(
+    strategy: BaseStrategy, late_listing: OptimizationData
+) -> None:
+    weights = strategy.generate_weights(late_listing, {})
+    check_weights(weights, late_listing)
+    assert (weights.to_numpy() >= 0.0).all(), "defaults are long-only"
+    assert (weights.to_numpy() != 0.0).any(), "defaults invest at some point"
+
+
+def test_same_inputs_give_same_weights(
+    strategy: BaseStrategy, late_listing: OptimizationData
+) -> None:
+    first = strategy.generate_weights(late_listing, {})
+    pd.testing.assert_frame_equal(strategy.generate_weights(late_listing, {}), first)
+
+
+def test_rows_before_lookback_are_cash(
+    strategy: BaseStrategy, sp500_full: OptimizationData
+) -> None:
+    weights = strategy.generate_weights(sp500_full, {})
+    first_usable = sp500_full.daily.index[strategy.lookback_days({})]
+    early = weights.loc[weights.index < first_usable]
+    assert (early.to_numpy() == 0.0).all()
+
+
+def test_inputs_are_not_modified(strategy: BaseStrategy, late_listing: OptimizationData) -> None:
+    copies = {name: frame.copy(deep=True) for name, frame in late_listing.frames().items()}
+    strategy.generate_weights(late_listing, {})
+    for name, frame in late_listing.frames().items():
+        pd.testing.assert_frame_equal(frame, copies[name], check_exact=True)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_read_only_inputs_are_accepted(
+    strategy: BaseStrategy, late_listing: OptimizationData, order: Literal["C", "F"]
+) -> None:
+    """Parallel workers see read-only memory maps; a strategy must never write to them."""
+
+    def read_only(frame: pd.DataFrame) -> pd.DataFrame:
+        values = np.array(frame.to_numpy(), order=order)
+        values.flags.writeable = False
+        view = pd.DataFrame(values, index=frame.index, columns=frame.columns, copy=False)
+        assert np.shares_memory(view.to_numpy(), values)
+        return view
+
+    frozen = OptimizationData(
+        daily=read_only(late_listing.daily),
+        monthly=read_only(late_listing.monthly),
+        returns=read_only(late_listing.returns),
+        benchmark=read_only(late_listing.benchmark),
+    )
+    pd.testing.assert_frame_equal(
+        strategy.generate_weights(frozen, {}), strategy.generate_weights(late_listing, {})
+    )
+
+
+@pytest.mark.parametrize("n_rows", [0, 1, 3])
+def test_short_history_gives_cash_not_an_error(
+    strategy: BaseStrategy, late_listing_prices: pd.DataFrame, make_data: DataBuilder, n_rows: int
+) -> None:
+    data = make_data(late_listing_prices.iloc[:n_rows])
+    check_weights(strategy.generate_weights(data, {}), data)
+
+
+def test_unknown_parameter_is_refused_with_a_suggestion(
+    strategy: BaseStrategy, late_listing: OptimizationData
+) -> None:
+    if not strategy.parameters:
+        with pytest.raises(ScenarioError, match="no parameter 'window'"):
+            strategy.generate_weights(late_listing, {"window": 3})
+        return
+    known = strategy.parameters[0].name
+    typo = known[:-1]
+    with pytest.raises(ScenarioError, match=f"did you mean '{known}'"):
+        strategy.resolve_params({typo: strategy.parameters[0].default})
+    with pytest.raises(ScenarioError, match=f"no parameter '{typo}'"):
+        strategy.generate_weights(late_listing, {typo: strategy.parameters[0].default})
+
+
+def test_out_of_range_values_are_refused(strategy: BaseStrategy) -> None:
+    for p in strategy.parameters:
+        if p.high is not None:
+            with pytest.raises(ScenarioError, match=p.name):
+                strategy.resolve_params({p.name: p.high * 2 + 1})
+
+
+# A five-year slice keeps the property test fast while the late listing (2000) is inside it.
+SLICE = slice("1997-01-01", "2001-12-31")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_weights_ignore_prices_after_rebalance_date(
+    name: str, late_listing_prices: pd.DataFrame, make_data: DataBuilder
+) -> None:
+    """Perturbed or deleted prices after t leave every weight dated t or earlier unchanged.
+
+    t is mostly a rebalance date with a position, where a peek at t + 1 would show.
+    """
+    cls = get_strategy(name)
+    prices = late_listing_prices.loc[SLICE]
+    original = make_data(prices)
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(params=parameter_sets(cls), seed=st.integers(0, 2**32 - 1), draw=st.data())
+    def check(params: dict[str, Any], seed: int, draw: st.DataObject) -> None:
+        strategy = cls()
+        before = strategy.generate_weights(original, params)
+        check_weights(before, original)
+        invested = before.index[(before.to_numpy() != 0.0).any(axis=1)]
+        candidates = prices.index.get_indexer(invested[invested < prices.index[-1]]).tolist()
+        any_row = st.integers(0, len(prices) - 2)
+        cut = draw.draw(st.sampled_from(candidates) | any_row if len(candidates) else any_row)
+        rng = np.random.default_rng(seed)
+        later = slice(cut + 1, None)
+        changed = prices.to_numpy(copy=True)
+        changed[later] *= rng.lognormal(0.0, 0.5, size=changed[later].shape)
+        changed[later, rng.random(prices.shape[1]) < 0.2] = np.nan
+        future = make_data(pd.DataFrame(changed, index=prices.index, columns=prices.columns))
+        after = strategy.generate_weights(future, params)
+        check_weights(after, future)
+        cut_date = prices.index[cut]
+        pd.testing.assert_frame_equal(
+            after.loc[:cut_date], before.loc[:cut_date], check_exact=True
+        )
+
+    check()
