@@ -42,8 +42,10 @@ def test_default_scenario_is_valid() -> None:
             "whole 'low'",
         ),
         ({"optimize": {"params": {}}}, "at least one parameter"),
-        ({"optimize": {"params": {"a": {"type": "int", "low": 1, "high": 3}}, "trials": 0}},
-         "optimize.trials"),
+        (
+            {"optimize": {"params": {"a": {"type": "int", "low": 1, "high": 3}}, "trials": 0}},
+            "optimize.trials",
+        ),
     ],
 )
 def test_bad_values_name_their_key(document: dict[str, Any], expected: str) -> None:

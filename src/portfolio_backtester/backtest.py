@@ -87,17 +87,19 @@ def run_backtest(
     weights = target_weights(strategy, data, resolved)
     simulation = backtest_period(scenario, data, weights, start, end)
     returns = simulation.returns
-    benchmark_returns = benchmark_period_returns(data, returns.index)
+    benchmark_returns = benchmark_period_returns(data, pd.DatetimeIndex(returns.index))
     rf = scenario.portfolio.risk_free_rate
-    metrics = compute_metrics(returns, benchmark_returns, turnover=simulation.turnover,
-                              risk_free_rate=rf)
+    metrics = compute_metrics(
+        returns, benchmark_returns, turnover=simulation.turnover, risk_free_rate=rf
+    )
     benchmark_metrics = None
     if benchmark_returns is not None:
         benchmark_metrics = compute_metrics(benchmark_returns, None, risk_free_rate=rf)
-    in_period = weights.loc[returns.index[0]:returns.index[-1]]
+    in_period = weights.loc[returns.index[0] : returns.index[-1]]
     elapsed = time.perf_counter() - started
-    logger.info("backtest of %s %s: %d days in %.2f s", strategy_cls.name, resolved,
-                len(returns), elapsed)
+    logger.info(
+        "backtest of %s %s: %d days in %.2f s", strategy_cls.name, resolved, len(returns), elapsed
+    )
     return BacktestResult(
         scenario=scenario,
         params=resolved,
@@ -121,7 +123,9 @@ def target_weights(
 
 
 def backtest_bounds(
-    scenario: Scenario, strategy: BaseStrategy, params: Mapping[str, Any],
+    scenario: Scenario,
+    strategy: BaseStrategy,
+    params: Mapping[str, Any],
     data: OptimizationData,
 ) -> tuple[int, int]:
     """Positions of the first and last backtest day, after the strategy's warm-up."""
@@ -156,7 +160,7 @@ def backtest_period(
     """Simulate trading days ``start..end`` (positions), entering at the targets in force."""
     index = data.daily.index
     first_day = index[start]
-    targets = weights.loc[first_day:index[end]]
+    targets = weights.loc[first_day : index[end]]
     position = int(weights.index.searchsorted(first_day, side="right")) - 1
     if position >= 0 and (len(targets) == 0 or targets.index[0] != first_day):
         # Enter at the targets in force on the first day, decided with data up to then.
@@ -173,25 +177,23 @@ def backtest_period(
             "use a long-form file with an 'open' field, or execution: close"
         )
     return simulate(
-        data.daily.iloc[start:end + 1],
+        data.daily.iloc[start : end + 1],
         targets,
         cost_bps=scenario.costs.cost_bps,
         commission=scenario.costs.commission,
         initial_capital=portfolio.initial_capital,
         execution=portfolio.execution,
-        open_prices=None if data.open is None else data.open.iloc[start:end + 1],
+        open_prices=None if data.open is None else data.open.iloc[start : end + 1],
         cash_rate=portfolio.cash_rate,
         max_gross_leverage=portfolio.max_gross_leverage,
         allow_short=portfolio.allow_short,
     )
 
 
-def benchmark_period_returns(
-    data: OptimizationData, index: pd.DatetimeIndex
-) -> pd.Series | None:
+def benchmark_period_returns(data: OptimizationData, index: pd.DatetimeIndex) -> pd.Series | None:
     """Benchmark returns on the backtest's days (the first day earns nothing)."""
     if data.benchmark.shape[1] == 0:
         return None
-    prices = data.benchmark.iloc[:, 0].loc[index[0]:index[-1]]
+    prices = data.benchmark.iloc[:, 0].loc[index[0] : index[-1]]
     returns = prices.pct_change(fill_method=None).fillna(0.0)
     return returns.rename(str(data.benchmark.columns[0]))

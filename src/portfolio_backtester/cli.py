@@ -102,8 +102,27 @@ def _parser() -> argparse.ArgumentParser:
     optimize.add_argument("--data-dir", type=Path, help="where workers' data files go")
     optimize.set_defaults(handler=_optimize)
 
-    strategies = commands.add_parser("strategies", parents=[common],
-                                     help="list strategies and their parameters")
+    worker = commands.add_parser(
+        "worker",
+        parents=[common],
+        help="join a study another host started (shared PostgreSQL storage)",
+    )
+    worker.add_argument("--storage", required=True, help="the study's postgresql:// URL")
+    worker.add_argument("--study-name", required=True, help="the study to join")
+    worker.add_argument("--n-jobs", type=int, default=1, help="worker processes (-1: all cores)")
+    worker.add_argument("--data-dir", type=Path, help="where workers' data files go")
+    worker.add_argument("--timeout", type=float, help="stop asking for trials after seconds")
+    worker.set_defaults(handler=_worker)
+
+    report = commands.add_parser(
+        "report", parents=[common], help="rebuild report.html from a finished run's folder"
+    )
+    report.add_argument("run_folder", type=Path, help="output folder of a backtest or optimize")
+    report.set_defaults(handler=_report)
+
+    strategies = commands.add_parser(
+        "strategies", parents=[common], help="list strategies and their parameters"
+    )
     strategies.set_defaults(handler=_strategies)
     return parser
 
@@ -137,18 +156,23 @@ def _output_dir(args: argparse.Namespace, scenario: Any) -> Path:
 
 def _backtest(args: argparse.Namespace) -> int:
     from .backtest import run_backtest
+    from .reporting.html import build_report
     from .reporting.tables import metrics_table
 
     scenario = _load(args, optimize=False)
     result = run_backtest(scenario)
     output = _output_dir(args, scenario)
     result.save(output)
+    report = build_report(output)
     print(f"{scenario.name}: {scenario.strategy.name} {_params(result.params)}")
-    print(f"{result.returns.index[0]:%Y-%m-%d} to {result.returns.index[-1]:%Y-%m-%d}, "
-          f"{len(result.returns)} trading days\n")
+    print(
+        f"{result.returns.index[0]:%Y-%m-%d} to {result.returns.index[-1]:%Y-%m-%d}, "
+        f"{len(result.returns)} trading days\n"
+    )
     benchmark = str(result.benchmark_returns.name) if result.benchmark_returns is not None else ""
     print(metrics_table({"Strategy": result.metrics, benchmark: result.benchmark_metrics}))
-    print(f"\nwrote {output}/ (metrics.json, returns.csv, weights.csv, equity.png)")
+    print(f"\nwrote {output}/ (report.html, metrics.json, returns.csv, weights.csv, equity.png)")
+    print(f"report: {report}")
     return 0
 
 
@@ -158,6 +182,7 @@ def _optimize(args: argparse.Namespace) -> int:
     from .optimization.parallel_optimization_runner import ParallelOptimizationRunner
     from .optimization.storage import default_storage_url
     from .reporting.files import write_optimization_files
+    from .reporting.html import build_report
     from .reporting.tables import metrics_table
 
     scenario = _load(args, optimize=True)
@@ -188,27 +213,91 @@ def _optimize(args: argparse.Namespace) -> int:
     result, data = runner.run()
     del runner  # drop the private copy: from here on the (mapped) `data` is the only one
     backtest = run_backtest(scenario, params=result.best_params, data=data)
-    write_optimization_files(result, backtest, output, storage_url=args.storage
-                             or default_storage_url(output))
+    write_optimization_files(
+        result, backtest, output, storage_url=args.storage or default_storage_url(output)
+    )
     states = ", ".join(f"{k.lower()} {v}" for k, v in sorted(result.trial_states.items()))
-    print(f"\n{scenario.name}: {sum(result.trial_states.values())} trials ({states}) "
-          f"with {result.n_jobs} worker(s) in {result.elapsed_s:.1f} s")
+    print(
+        f"\n{scenario.name}: {sum(result.trial_states.values())} trials ({states}) "
+        f"with {result.n_jobs} worker(s) in {result.elapsed_s:.1f} s"
+    )
     for event in result.events:
         print(f"note: {event}")
-    values = ", ".join(f"{n} {v:.4f}" for n, v in zip(result.objectives, result.best_values,
-                                                        strict=True))
+    values = ", ".join(
+        f"{n} {v:.4f}" for n, v in zip(result.objectives, result.best_values, strict=True)
+    )
     print(f"best parameters: {_params(result.best_params)} ({values})")
     if result.windows:
         print("\nwalk-forward windows (parameters chosen on train, scored on test):")
         for w in result.windows:
-            print(f"  test {w.window.test_start:%Y-%m-%d}..{w.window.test_end:%Y-%m-%d}  "
-                  f"{_params(w.params)}  in-sample {w.in_sample[0]:.3f}  "
-                  f"out-of-sample {w.out_of_sample[0]:.3f}")
+            print(
+                f"  test {w.window.test_start:%Y-%m-%d}..{w.window.test_end:%Y-%m-%d}  "
+                f"{_params(w.params)}  in-sample {w.in_sample[0]:.3f}  "
+                f"out-of-sample {w.out_of_sample[0]:.3f}"
+            )
     print()
-    benchmark = str(backtest.benchmark_returns.name) if backtest.benchmark_returns is not None \
-        else ""
+    benchmark = (
+        str(backtest.benchmark_returns.name) if backtest.benchmark_returns is not None else ""
+    )
     print(metrics_table({"Best params": backtest.metrics, benchmark: backtest.benchmark_metrics}))
-    print(f"\nwrote {output}/")
+    report = build_report(output)
+    print(f"\nwrote {output}/ (report.html, best_params.yaml, trials.csv, …)")
+    print(f"report: {report}")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from .data import build_optimization_data, load_market_data
+    from .errors import OptimizationError
+    from .optimization.data_context import data_fingerprint
+    from .optimization.parallel_optimization_runner import ParallelOptimizationRunner
+    from .optimization.storage import open_storage
+    from .optimization.study import joined_plans, remaining_trials
+
+    storage = open_storage(args.storage)
+    scenario, fingerprint, plans = joined_plans(storage, args.study_name)
+    left = remaining_trials(storage, plans)
+    if left == 0:
+        print(f"study {args.study_name!r} has spent its budget; nothing left to do")
+        return 0
+    data = build_optimization_data(load_market_data(scenario.data))
+    if data_fingerprint(data) != fingerprint:
+        raise OptimizationError(
+            f"this host's data for study {args.study_name!r} differ from the data the study "
+            f"was started with (source {scenario.data.source}"
+            + (f", path {scenario.data.path}" if scenario.data.path else "")
+            + "); give every host the same files"
+        )
+    runner = ParallelOptimizationRunner(
+        scenario=scenario,
+        data=data,
+        storage_url=args.storage,
+        study_name=args.study_name,
+        n_jobs=args.n_jobs,
+        data_dir=args.data_dir,
+        timeout=args.timeout,
+        on_progress=None if args.quiet else _ProgressPrinter(),
+    )
+    del data
+    try:
+        result, _ = runner.run(plans=plans)
+    except OptimizationError as exc:
+        if "no usable trial" not in str(exc):
+            raise
+        print(f"study {args.study_name!r}: {exc}")
+        return 0
+    states = ", ".join(f"{k.lower()} {v}" for k, v in sorted(result.trial_states.items()))
+    print(
+        f"{args.study_name}: study now has {sum(result.trial_states.values())} trials "
+        f"({states}); best so far {_params(result.best_params)}"
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .reporting.html import build_report
+
+    print(f"report: {build_report(args.run_folder)}")
     return 0
 
 
@@ -225,8 +314,9 @@ def _strategies(args: argparse.Namespace) -> int:
 
 
 def _params(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in params.items())
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )
 
 
 class _ProgressPrinter:
@@ -241,11 +331,13 @@ class _ProgressPrinter:
         fraction = min(done / total, 1.0)
         remaining = (progress.elapsed_s / done * (total - done)) if done else math.nan
         best = "—" if progress.best is None else f"{progress.best:.4f}"
-        text = (f"trials {done}/{total} ({progress.running} running)  best {best}  "
-                f"elapsed {_duration(progress.elapsed_s)}  left {_duration(remaining)}")
+        text = (
+            f"trials {done}/{total} ({progress.running} running)  best {best}  "
+            f"elapsed {_duration(progress.elapsed_s)}  left {_duration(remaining)}"
+        )
         if self._tty:
             width = 24
-            filled = int(round(fraction * width))
+            filled = round(fraction * width)
             bar = "█" * filled + "·" * (width - filled)
             end = "\n" if done >= total else ""
             print(f"\r{bar} {text}", end=end, file=sys.stderr, flush=True)

@@ -175,8 +175,9 @@ class OptimizeConfig(_Model):
     def _check(self) -> OptimizeConfig:
         if not self.params:
             raise ValueError("'params' must name at least one parameter to optimise")
-        if self.sampler == "grid" and any(p.type == "float" and p.step is None
-                                          for p in self.params.values()):
+        if self.sampler == "grid" and any(
+            p.type == "float" and p.step is None for p in self.params.values()
+        ):
             raise ValueError("the grid sampler needs a 'step' for every float parameter")
         return self
 
@@ -268,7 +269,7 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     model: type[BaseModel] = Scenario
     for part in loc:
         if not isinstance(part, str) or part not in model.model_fields:
-            return None if not isinstance(part, str) else None
+            return None
         annotation = model.model_fields[part].annotation
         candidates = [annotation, *getattr(annotation, "__args__", ())]
         nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]

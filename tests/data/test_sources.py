@@ -39,8 +39,9 @@ def test_parquet_long_form_with_open_prices(tmp_path: Path) -> None:
     rows = []
     for i, date in enumerate(dates):
         for j, ticker in enumerate(["AAA", "BBB"]):
-            rows.append({"date": date, "ticker": ticker, "open": 10.0 + i + j,
-                         "close": 10.5 + i + j})
+            rows.append(
+                {"date": date, "ticker": ticker, "open": 10.0 + i + j, "close": 10.5 + i + j}
+            )
     path = tmp_path / "long.parquet"
     pd.DataFrame(rows).to_parquet(path)
     market = load_market_data(DataConfig(source="parquet", path=path, benchmark=None))
@@ -88,7 +89,7 @@ def test_bad_files_are_refused_with_the_place_named(
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="data file not found: .*nope.csv"):
+    with pytest.raises(DataError, match=r"data file not found: .*nope\.csv"):
         load_market_data(DataConfig(source="csv", path=tmp_path / "nope.csv"))
 
 

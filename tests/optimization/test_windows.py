@@ -25,11 +25,13 @@ def test_test_periods_follow_training_and_never_overlap_it(
     calendar = pd.bdate_range("2001-01-01", periods=n_days)
     if n_days < train + test:
         with pytest.raises(ScenarioError, match="do not fit"):
-            walk_forward_windows(calendar, train_days=train, test_days=test, step_days=step,
-                                 kind=kind)  # type: ignore[arg-type]
+            walk_forward_windows(
+                calendar, train_days=train, test_days=test, step_days=step, kind=kind
+            )  # type: ignore[arg-type]
         return
-    windows = walk_forward_windows(calendar, train_days=train, test_days=test,
-                                   step_days=step, kind=kind)  # type: ignore[arg-type]
+    windows = walk_forward_windows(
+        calendar, train_days=train, test_days=test, step_days=step, kind=kind
+    )  # type: ignore[arg-type]
     assert windows
     for window in windows:
         assert window.train_start <= window.train_end < window.test_start <= window.test_end
@@ -41,8 +43,10 @@ def test_test_periods_follow_training_and_never_overlap_it(
         if kind == "expanding":
             assert window.train_start == calendar[0]
         else:
-            assert calendar.get_loc(window.train_end) - calendar.get_loc(window.train_start) \
+            assert (
+                calendar.get_loc(window.train_end) - calendar.get_loc(window.train_start)
                 == train - 1
+            )
 
 
 def test_rolling_windows_step_by_the_test_length() -> None:

@@ -14,12 +14,13 @@ def build_optimization_data(market: MarketData) -> OptimizationData:
     """Derive monthly prices and returns once, so strategies never recompute them per trial."""
     daily = market.prices
     returns = daily.pct_change(fill_method=None)
-    monthly = daily.groupby(daily.index.to_period("M")).tail(1)
+    monthly = daily.groupby(pd.DatetimeIndex(daily.index).to_period("M")).tail(1)
     if market.benchmark is not None:
         benchmark = market.benchmark.to_frame(name=str(market.benchmark.name or "benchmark"))
     else:
-        benchmark = pd.DataFrame(index=daily.index, columns=pd.Index([], dtype=object),
-                                 dtype="float64")
+        benchmark = pd.DataFrame(
+            index=daily.index, columns=pd.Index([], dtype=object), dtype="float64"
+        )
     return OptimizationData(
         daily=daily, monthly=monthly, returns=returns, benchmark=benchmark, open=market.open
     )
@@ -28,6 +29,9 @@ def build_optimization_data(market: MarketData) -> OptimizationData:
 def trading_slice(index: pd.DatetimeIndex, start: object, end: object) -> slice:
     """Integer positions of the trading days within [start, end] (None means open)."""
     lo = 0 if start is None else int(index.searchsorted(pd.Timestamp(str(start)), side="left"))
-    hi = len(index) if end is None else int(
-        index.searchsorted(pd.Timestamp(str(end)), side="right"))
+    hi = (
+        len(index)
+        if end is None
+        else int(index.searchsorted(pd.Timestamp(str(end)), side="right"))
+    )
     return slice(lo, hi)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def load_market_data(config: DataConfig) -> MarketData:
         syn = config.synthetic
         prices = synthetic_prices(
             syn.n_assets,
-            max(int(round(syn.n_years * 252)), 2),
+            max(round(syn.n_years * 252), 2),
             seed=syn.seed,
             annual_drift=syn.annual_drift,
             annual_volatility=syn.annual_volatility,
@@ -55,8 +56,9 @@ def load_market_data(config: DataConfig) -> MarketData:
         origin = str(config.path)
     prices = validate_prices(prices, origin)
     if opens is not None:
-        opens = validate_prices(opens.reindex(index=prices.index, columns=prices.columns),
-                                f"{origin} (open prices)")
+        opens = validate_prices(
+            opens.reindex(index=prices.index, columns=prices.columns), f"{origin} (open prices)"
+        )
     if config.universe is not None:
         missing = [t for t in config.universe if t not in prices.columns]
         if missing:
@@ -97,8 +99,9 @@ def _all_columns(config: DataConfig, prices: pd.DataFrame) -> pd.DataFrame:
     if config.source == "builtin:sp500":
         return load_sp500()[0]
     if config.path is not None:
-        return validate_prices(read_price_file(config.path, config.source, "auto")[0],
-                               str(config.path))
+        return validate_prices(
+            read_price_file(config.path, config.source, "auto")[0], str(config.path)
+        )
     return prices
 
 
@@ -126,8 +129,9 @@ def read_price_file(
     lower = {str(c).lower(): c for c in raw.columns}
     if layout == "long" or (layout == "auto" and "ticker" in lower):
         return _from_long(raw, path, lower)
-    date_column = next((lower[n] for n in ("date", "datetime", "timestamp") if n in lower),
-                       raw.columns[0])
+    date_column = next(
+        (lower[n] for n in ("date", "datetime", "timestamp") if n in lower), raw.columns[0]
+    )
     frame = raw.set_index(date_column)
     frame.index = _parse_dates(frame.index, path, str(date_column))
     frame.columns = pd.Index([str(c) for c in frame.columns], name="ticker")
@@ -135,7 +139,7 @@ def read_price_file(
 
 
 def _from_long(
-    raw: pd.DataFrame, path: Path, lower: dict[str, object]
+    raw: pd.DataFrame, path: Path, lower: Mapping[str, object]
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     if "date" not in lower or "ticker" not in lower:
         raise DataError(f"{path}: a long-form file needs 'date' and 'ticker' columns")
@@ -144,8 +148,9 @@ def _from_long(
     if "field" in raw.columns and "value" in raw.columns:
         fields = raw.assign(field=raw["field"].astype(str).str.lower())
         wide_fields = {
-            name: group.pivot_table(index="date", columns="ticker", values="value",
-                                    aggfunc="first")
+            name: group.pivot_table(
+                index="date", columns="ticker", values="value", aggfunc="first"
+            )
             for name, group in fields.groupby("field")
         }
         duplicated = fields.duplicated(["date", "ticker", "field"])
@@ -153,7 +158,8 @@ def _from_long(
         duplicated = raw.duplicated(["date", "ticker"])
         wide_fields = {
             name: raw.pivot_table(index="date", columns="ticker", values=name, aggfunc="first")
-            for name in ("close", "open") if name in raw.columns
+            for name in ("close", "open")
+            if name in raw.columns
         }
     else:
         raise DataError(
@@ -235,8 +241,9 @@ def validate_prices(prices: pd.DataFrame, origin: str) -> pd.DataFrame:
             raise DataError(f"{origin}: column {column!r} has no prices")
         if np.isinf(col).any():
             row = int(np.flatnonzero(np.isinf(col))[0])
-            raise DataError(f"{origin}: infinite price in column {column!r} at "
-                            f"{index[row]:%Y-%m-%d}")
+            raise DataError(
+                f"{origin}: infinite price in column {column!r} at {index[row]:%Y-%m-%d}"
+            )
         nonpositive = valid & (col <= 0)
         if nonpositive.any():
             row = int(np.flatnonzero(nonpositive)[0])
@@ -245,7 +252,7 @@ def validate_prices(prices: pd.DataFrame, origin: str) -> pd.DataFrame:
                 "is not positive; prices must be > 0"
             )
         first, last = np.flatnonzero(valid)[[0, -1]]
-        holes = ~valid[first:last + 1]
+        holes = ~valid[first : last + 1]
         if holes.any():
             run = _longest_run(holes)
             if run > MAX_FILLED_GAP_ROWS:
@@ -255,8 +262,11 @@ def validate_prices(prices: pd.DataFrame, origin: str) -> pd.DataFrame:
                     f"from {index[row]:%Y-%m-%d}; at most {MAX_FILLED_GAP_ROWS} are "
                     "carried forward"
                 )
-    clean = pd.DataFrame(values, index=pd.DatetimeIndex(index, name="date"),
-                         columns=pd.Index([str(c) for c in prices.columns], name="ticker"))
+    clean = pd.DataFrame(
+        values,
+        index=pd.DatetimeIndex(index, name="date"),
+        columns=pd.Index([str(c) for c in prices.columns], name="ticker"),
+    )
     # Short holes inside a ticker's history carry the last price; before listing stays NaN.
     return clean.ffill().where(clean.bfill().notna())
 

@@ -57,12 +57,11 @@ def objective_names(config: OptimizeConfig) -> list[str]:
     return names
 
 
-def directions(config: OptimizeConfig) -> list[str]:
+def directions(config: OptimizeConfig) -> list[Literal["maximize", "minimize"]]:
     """Each objective's direction, defaulting to the metric's natural one."""
     objective_names(config)
     return [
-        objective.direction
-        or ("maximize" if HIGHER_IS_BETTER[objective.metric] else "minimize")
+        objective.direction or ("maximize" if HIGHER_IS_BETTER[objective.metric] else "minimize")
         for objective in config.objectives
     ]
 
@@ -96,8 +95,13 @@ def evaluate_params(
         benchmark = benchmark_period_returns(data, pd.DatetimeIndex(simulation.returns.index))
         per_window.append(
             tuple(
-                metric(name, simulation.returns, benchmark, turnover=simulation.turnover,
-                       risk_free_rate=rf)
+                metric(
+                    name,
+                    simulation.returns,
+                    benchmark,
+                    turnover=simulation.turnover,
+                    risk_free_rate=rf,
+                )
                 for name in names
             )
         )
@@ -105,8 +109,7 @@ def evaluate_params(
         if config.constraints.max_drawdown is not None:
             drawdowns.append(metric("Max Drawdown", simulation.returns))
     values = tuple(
-        _aggregate([row[i] for row in per_window], config.aggregate,
-                   HIGHER_IS_BETTER[names[i]])
+        _aggregate([row[i] for row in per_window], config.aggregate, HIGHER_IS_BETTER[names[i]])
         for i in range(len(names))
     )
     violations = []

@@ -26,18 +26,25 @@ from optuna.trial import TrialState
 
 from ..config import Scenario
 from ..errors import OptimizationError, ScenarioError
-from ..strategies import get_strategy
-from .data_context import open_data_context, remove_data_context, write_data_context
-from .results import OptimizationData, OptimizationDataContext
-from .storage import open_storage
+from .data_context import (
+    open_data_context,
+    remove_data_context,
+    remove_orphaned_data_dirs,
+    write_data_context,
+)
+from .locks import AdvisoryLock
+from .results import OptimizationData, OptimizationDataContext, OptimizationResult
+from .storage import heartbeat_enabled, is_shared_database, open_storage
 from .study import (
     StudyPlan,
     TrialLock,
+    await_other_hosts,
     make_sampler,
     mark_trials_failed,
     plan_studies,
     run_trials,
     summarize,
+    validate_optimization,
 )
 
 __all__ = ["ParallelOptimizationRunner", "Progress", "WorkerSettings"]
@@ -100,24 +107,36 @@ class ParallelOptimizationRunner:
     progress_interval_s: float = 1.0
     events: list[str] = field(default_factory=list)
 
-    def run(self) -> tuple[Any, OptimizationData]:
+    def run(
+        self, plans: tuple[StudyPlan, ...] | None = None
+    ) -> tuple[OptimizationResult, OptimizationData]:
         """Run to the budget; return the result and the data to use afterwards.
 
-        With workers, the returned data are the parent's memory-mapped view: the caller
-        should drop its own copy so the whole run holds about one copy of the data.
+        ``plans`` are given when joining a study another host created; otherwise the studies
+        are created or resumed here. With workers, the returned data are the parent's
+        memory-mapped view: the caller should drop its own copy so the whole run holds
+        about one copy of the data.
         """
         started = time.monotonic()
         config = self.scenario.optimize
         if config is None:
             raise ScenarioError("the scenario has no 'optimize' section to optimise")
-        get_strategy(self.scenario.strategy.name)
+        validate_optimization(self.scenario, self.data)
         trials = self.trials if self.trials is not None else config.trials
-        n_jobs = resolve_n_jobs(self.n_jobs, trials)
         storage = open_storage(self.storage_url)
-        plans = plan_studies(
-            self.scenario, self.data, storage, self.study_name, trials, fresh=self.fresh,
-            events=self.events,
-        )
+        if plans is None:
+            n_jobs = resolve_n_jobs(self.n_jobs, trials)
+            plans = plan_studies(
+                self.scenario,
+                self.data,
+                storage,
+                self.study_name,
+                trials,
+                fresh=self.fresh,
+                events=self.events,
+            )
+        else:
+            n_jobs = resolve_n_jobs(self.n_jobs, sum(plan.budget for plan in plans))
         deadline = None
         timeout = self.timeout if self.timeout is not None else config.timeout
         if timeout is not None:
@@ -135,12 +154,19 @@ class ParallelOptimizationRunner:
                 parallel=False,
             )
             with self._progress_thread(storage, plans, started):
-                _run_plans(settings, self.scenario, data, storage, TrialLock(None))
+                _run_plans(settings, self.scenario, data, storage, None)
         else:
             data = self._run_workers(storage, plans, n_jobs, deadline, started)
+        if heartbeat_enabled(storage):
+            await_other_hosts(storage, plans)
         result = summarize(
-            self.scenario, data, storage, plans, n_jobs=n_jobs,
-            elapsed_s=time.monotonic() - started, events=tuple(self.events),
+            self.scenario,
+            data,
+            storage,
+            plans,
+            n_jobs=n_jobs,
+            elapsed_s=time.monotonic() - started,
+            events=tuple(self.events),
         )
         return result, data
 
@@ -158,6 +184,7 @@ class ParallelOptimizationRunner:
         config = self.scenario.optimize
         assert config is not None
         try:
+            remove_orphaned_data_dirs(self.data_dir)
             context = write_data_context(self.data, self.data_dir)
             mapped = open_data_context(context)
             lock = context_mp.Lock()
@@ -184,10 +211,14 @@ class ParallelOptimizationRunner:
             return mapped
         finally:
             _stop_workers(workers)
-            for process in workers:
-                if process.pid is not None:
-                    mark_trials_failed(storage, plans, _worker_tag(process.pid),
-                                       "worker stopped before the trial finished")
+            for worker in workers:
+                if worker.pid is not None:
+                    mark_trials_failed(
+                        storage,
+                        plans,
+                        _worker_tag(worker.pid),
+                        "worker stopped before the trial finished",
+                    )
             if context is not None:
                 remove_data_context(context)
                 logger.info("removed data directory %s", context.directory)
@@ -212,7 +243,9 @@ class ParallelOptimizationRunner:
                 if process.exitcode != 0:
                     assert process.pid is not None
                     lost = mark_trials_failed(
-                        storage, plans, _worker_tag(process.pid),
+                        storage,
+                        plans,
+                        _worker_tag(process.pid),
                         f"worker {process.name} died (exit code {process.exitcode})",
                     )
                     message = (
@@ -236,7 +269,9 @@ class ParallelOptimizationRunner:
 
     @contextlib.contextmanager
     def _progress_thread(
-        self, storage: optuna.storages.BaseStorage, plans: tuple[StudyPlan, ...],
+        self,
+        storage: optuna.storages.BaseStorage,
+        plans: tuple[StudyPlan, ...],
         started: float,
     ) -> Iterator[None]:
         """Report progress from a thread while trials run in this one."""
@@ -256,7 +291,9 @@ class ParallelOptimizationRunner:
             self._report(storage, plans, started)
 
     def _report(
-        self, storage: optuna.storages.BaseStorage, plans: tuple[StudyPlan, ...],
+        self,
+        storage: optuna.storages.BaseStorage,
+        plans: tuple[StudyPlan, ...],
         started: float,
     ) -> None:
         if self.on_progress is None:
@@ -306,7 +343,7 @@ def _optuna_worker(
     data = open_data_context(context)
     scenario = Scenario.model_validate(settings.scenario)
     storage = open_storage(settings.storage_url)
-    _run_plans(settings, scenario, data, storage, TrialLock(lock))
+    _run_plans(settings, scenario, data, storage, lock)
 
 
 def _run_plans(
@@ -314,17 +351,29 @@ def _run_plans(
     scenario: Scenario,
     data: OptimizationData,
     storage: optuna.storages.BaseStorage,
-    lock: TrialLock,
+    local_lock: Any | None,
 ) -> None:
     config = scenario.optimize
     assert config is not None
     for plan in settings.plans:
         sampler = make_sampler(config, settings.seed, parallel=settings.parallel)
         study = optuna.load_study(study_name=plan.name, storage=storage, sampler=sampler)
-        run_trials(
-            study, plan, scenario, replace(data, windows=plan.windows), lock,
-            tag=_worker_tag(os.getpid()), deadline=settings.deadline,
-        )
+        # Workers on other hosts share a database study: the database holds the lock then.
+        shared = is_shared_database(settings.storage_url)
+        lock = AdvisoryLock(settings.storage_url, plan.name) if shared else local_lock
+        try:
+            run_trials(
+                study,
+                plan,
+                scenario,
+                replace(data, windows=plan.windows),
+                TrialLock(lock),
+                tag=_worker_tag(os.getpid()),
+                deadline=settings.deadline,
+            )
+        finally:
+            if isinstance(lock, AdvisoryLock):
+                lock.close()
 
 
 def _worker_tag(pid: int) -> str:

@@ -81,7 +81,7 @@ def grid_values(spec: ParamSpace) -> list[Any] | None:
         return list(range(int(spec.low), int(spec.high) + 1, step))
     if spec.step is None:
         return None
-    n = int(round((spec.high - spec.low) / spec.step))
+    n = round((spec.high - spec.low) / spec.step)
     return [spec.low + i * spec.step for i in range(n + 1)]
 
 

@@ -9,8 +9,9 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -28,17 +29,22 @@ from .data_context import data_fingerprint
 from .objective import directions, evaluate_params, objective_names, simulate_window
 from .results import OptimizationData, OptimizationResult, WalkForwardWindow, WindowResult
 from .space import grid_values, space_size, suggest, validate_space
+from .storage import HEARTBEAT_INTERVAL_S, heartbeat_enabled, heartbeat_settings
 from .windows import walk_forward_windows
 
 __all__ = [
     "StudyPlan",
     "TrialLock",
+    "await_other_hosts",
+    "joined_plans",
     "make_sampler",
     "mark_trials_failed",
     "plan_studies",
+    "remaining_trials",
     "run_trials",
     "study_trials_frame",
     "summarize",
+    "validate_optimization",
 ]
 
 logger = logging.getLogger(__name__)
@@ -56,6 +62,23 @@ class StudyPlan:
     budget: int
     windows: tuple[WalkForwardWindow, ...]
     period: Literal["train", "test"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "budget": self.budget,
+            "period": self.period,
+            "windows": [w.to_dict() for w in self.windows],
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> StudyPlan:
+        return cls(
+            name=str(values["name"]),
+            budget=int(values["budget"]),
+            windows=tuple(WalkForwardWindow.from_dict(w) for w in values["windows"]),
+            period=values["period"],
+        )
 
 
 class TrialLock:
@@ -93,10 +116,8 @@ def plan_studies(
     per window, scored on its train period. A resumed study must come from the same scenario.
     """
     config = _config(scenario)
-    strategy = get_strategy(scenario.strategy.name)
-    validate_space(strategy, config.params)
+    windows = validate_optimization(scenario, data)
     study_directions = directions(config)
-    windows = data.windows or build_windows(scenario, data)
     size = space_size(config.params)
     fingerprint = scenario.fingerprint()
     data_print = data_fingerprint(data)
@@ -136,16 +157,89 @@ def plan_studies(
         study.set_user_attr("scenario_fingerprint", fingerprint)
         study.set_user_attr("data_fingerprint", data_print)
         study.set_user_attr("scenario", scenario.model_dump(mode="json"))
+        plan = StudyPlan(name, budget, tuple(study_windows), period)  # type: ignore[arg-type]
         study.set_user_attr("budget", budget)
-        plans.append(StudyPlan(name, budget, tuple(study_windows), period))  # type: ignore[arg-type]
+        study.set_user_attr("plan", plan.to_dict())
+        plans.append(plan)
     return tuple(plans)
+
+
+def joined_plans(
+    storage: BaseStorage, study_name: str
+) -> tuple[Scenario, str, tuple[StudyPlan, ...]]:
+    """What a host joining a study needs: its scenario, data fingerprint and plans.
+
+    Everything comes from the study itself, so a joining host needs only the storage URL
+    and the study name; the data never travel through the database.
+    """
+    names = sorted(
+        summary.study_name
+        for summary in optuna.get_all_study_summaries(storage)
+        if summary.study_name == study_name
+        or summary.study_name.startswith(f"{study_name}.window-")
+    )
+    if not names:
+        raise OptimizationError(
+            f"no study named {study_name!r} in the storage; start it with 'optimize' first"
+        )
+    plans = []
+    attrs: dict[str, Any] = {}
+    for name in names:
+        attrs = optuna.load_study(study_name=name, storage=storage).user_attrs
+        if "plan" not in attrs or "scenario" not in attrs:
+            raise OptimizationError(
+                f"study {name!r} was not created by portfolio-backtester; cannot join it"
+            )
+        plans.append(StudyPlan.from_dict(attrs["plan"]))
+    scenario = Scenario.model_validate(attrs["scenario"])
+    return scenario, str(attrs["data_fingerprint"]), tuple(plans)
+
+
+def validate_optimization(
+    scenario: Scenario, data: OptimizationData
+) -> tuple[WalkForwardWindow, ...]:
+    """Check everything a study depends on before anything is written; return the windows."""
+    config = _config(scenario)
+    validate_space(get_strategy(scenario.strategy.name), config.params)
+    directions(config)
+    return data.windows or build_windows(scenario, data)
+
+
+def await_other_hosts(storage: BaseStorage, plans: tuple[StudyPlan, ...]) -> None:
+    """Wait until trials other hosts still run have finished or gone stale (then fail them).
+
+    Without this, a host that died holding a trial would leave it running for good once the
+    survivors had spent the budget.
+    """
+    interval, grace = heartbeat_settings()
+    deadline = time.monotonic() + grace + 2 * interval
+    while time.monotonic() < deadline:
+        running = 0
+        for plan in plans:
+            study = optuna.load_study(study_name=plan.name, storage=storage)
+            optuna.storages.fail_stale_trials(study)
+            running += len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        if running == 0:
+            return
+        logger.info("waiting for %d trial(s) still running on other hosts", running)
+        time.sleep(interval)
+
+
+def remaining_trials(storage: BaseStorage, plans: tuple[StudyPlan, ...]) -> int:
+    """Trials still to start across the studies of a plan."""
+    left = 0
+    for plan in plans:
+        study = optuna.load_study(study_name=plan.name, storage=storage)
+        left += max(plan.budget - len(study.get_trials(deepcopy=False)), 0)
+    return left
 
 
 def build_windows(scenario: Scenario, data: OptimizationData) -> tuple[WalkForwardWindow, ...]:
     """Walk-forward windows over the scenario's period of the data."""
     config = _config(scenario)
-    calendar = data.daily.index[trading_slice(data.daily.index, scenario.data.start,
-                                              scenario.data.end)]
+    calendar = data.daily.index[
+        trading_slice(pd.DatetimeIndex(data.daily.index), scenario.data.start, scenario.data.end)
+    ]
     spec = config.windows
     return walk_forward_windows(
         pd.DatetimeIndex(calendar),
@@ -167,7 +261,7 @@ def make_sampler(
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "grid":
         grid = {name: grid_values(spec) for name, spec in config.params.items()}
-        return optuna.samplers.GridSampler(grid, seed=seed)  # type: ignore[arg-type]
+        return _GridSampler(grid, seed=seed)  # type: ignore[arg-type]
     if config.sampler == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed)
     if config.sampler == "nsga2":
@@ -175,6 +269,23 @@ def make_sampler(
     return optuna.samplers.TPESampler(
         seed=seed, constraints_func=constraints, constant_liar=parallel
     )
+
+
+class _GridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler without its ``study.stop()`` once the grid is covered.
+
+    ``stop()`` only works inside ``Study.optimize``; our ask-and-tell loop stops at the
+    budget, which is already capped at the grid's size.
+    """
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        return None
 
 
 def _constraints(trial: FrozenTrial) -> list[float]:
@@ -194,16 +305,46 @@ def run_trials(
     """Pull trials until the study's budget is spent (or the deadline passes); return count."""
     config = _config(scenario)
     finite = math.isfinite(space_size(config.params))
+    heartbeat = heartbeat_enabled(study._storage)
     ran = 0
     while deadline is None or time.time() < deadline:
         with lock.hold():
+            if heartbeat:
+                # Trials of a host that died are failed here, so the budget is still met.
+                optuna.storages.fail_stale_trials(study)
             if len(study.get_trials(deepcopy=False)) >= plan.budget:
                 break
             trial = study.ask()
             trial.set_user_attr(WORKER, tag)
-        _run_trial(study, trial, plan, scenario, data, finite)
+        with _heartbeat(study, trial, enabled=heartbeat):
+            _run_trial(study, trial, plan, scenario, data, finite)
         ran += 1
     return ran
+
+
+@contextlib.contextmanager
+def _heartbeat(study: optuna.Study, trial: Trial, *, enabled: bool) -> Iterator[None]:
+    """Record the trial's heartbeat while it runs (ask-and-tell gets none from Optuna)."""
+    if not enabled:
+        yield
+        return
+    storage = study._storage
+    interval = storage.get_heartbeat_interval() or HEARTBEAT_INTERVAL_S  # type: ignore[attr-defined]
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _run_trial(
@@ -280,7 +421,7 @@ def recover_orphaned_trials(study: optuna.Study) -> int:
     Journal storage has no heartbeat, so a killed run leaves trials running forever;
     RDB storage with a heartbeat fails stale trials itself.
     """
-    if optuna.storages.is_heartbeat_enabled(study._storage):
+    if heartbeat_enabled(study._storage):
         optuna.storages.fail_stale_trials(study)
     host = socket.gethostname()
     count = 0
@@ -290,8 +431,9 @@ def recover_orphaned_trials(study: optuna.Study) -> int:
         if worker_host == host and pid.isdigit() and not _pid_alive(int(pid)):
             count += _fail_trial(study, trial, f"worker {worker} is gone")
     if count:
-        logger.warning("study %r: marked %d orphaned running trial(s) failed",
-                       study.study_name, count)
+        logger.warning(
+            "study %r: marked %d orphaned running trial(s) failed", study.study_name, count
+        )
     return count
 
 
@@ -336,13 +478,22 @@ def summarize(
     if config.mode == "cv":
         front = best_per_study[0]
         best = front[0]
-        pareto = tuple({"number": t.number, "params": t.params, "values": t.values}
-                       for t in front) if len(names) > 1 else ()
+        pareto = (
+            tuple({"number": t.number, "params": t.params, "values": t.values} for t in front)
+            if len(names) > 1
+            else ()
+        )
         return OptimizationResult(
-            study_names=tuple(p.name for p in plans), objectives=names,
-            directions=study_directions, best_params=dict(best.params),
-            best_values=tuple(best.values), trial_states=dict(states), n_jobs=n_jobs,
-            elapsed_s=elapsed_s, pareto_front=pareto, events=events,
+            study_names=tuple(p.name for p in plans),
+            objectives=names,
+            directions=study_directions,
+            best_params=dict(best.params),
+            best_values=tuple(best.values),
+            trial_states=dict(states),
+            n_jobs=n_jobs,
+            elapsed_s=elapsed_s,
+            pareto_front=pareto,
+            events=events,
         )
     window_results = []
     pieces = []
@@ -352,29 +503,43 @@ def summarize(
         params = strategy.resolve_params({**scenario.strategy.params, **best.params})
         weights = strategy().generate_weights(replace(data, windows=plan.windows), params)
         simulation = simulate_window(scenario, data, weights, plan.windows[0], "test")
-        out_values = tuple(metric(n, simulation.returns, risk_free_rate=
-                                  scenario.portfolio.risk_free_rate) for n in names)
-        window_results.append(WindowResult(plan.windows[0], plan.name, dict(best.params),
-                                           tuple(best.values), out_values))
+        out_values = tuple(
+            metric(n, simulation.returns, risk_free_rate=scenario.portfolio.risk_free_rate)
+            for n in names
+        )
+        window_results.append(
+            WindowResult(
+                plan.windows[0], plan.name, dict(best.params), tuple(best.values), out_values
+            )
+        )
         pieces.append(simulation.returns)
     stitched = pd.concat(pieces)
     stitched = stitched[~stitched.index.duplicated(keep="first")]
     last = window_results[-1]
     return OptimizationResult(
-        study_names=tuple(p.name for p in plans), objectives=names,
-        directions=study_directions, best_params=last.params, best_values=last.in_sample,
-        trial_states=dict(states), n_jobs=n_jobs, elapsed_s=elapsed_s,
-        windows=tuple(window_results), events=events, out_of_sample_returns=stitched,
+        study_names=tuple(p.name for p in plans),
+        objectives=names,
+        directions=study_directions,
+        best_params=last.params,
+        best_values=last.in_sample,
+        trial_states=dict(states),
+        n_jobs=n_jobs,
+        elapsed_s=elapsed_s,
+        windows=tuple(window_results),
+        events=events,
+        out_of_sample_returns=stitched,
     )
 
 
 def _best_trials(study: optuna.Study) -> list[FrozenTrial]:
     """Best feasible complete trials (one, or the Pareto front), best first."""
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if t.user_attrs.get("feasible", True)]
+    complete = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.user_attrs.get("feasible", True)
+    ]
     if not complete:
-        failed = [t for t in study.get_trials(deepcopy=False)
-                  if t.state == TrialState.FAIL]
+        failed = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.FAIL]
         reasons = collections.Counter(
             str(t.user_attrs.get(FAIL_REASON, "unknown")) for t in failed
         )
@@ -404,8 +569,11 @@ def study_trials_frame(study: optuna.Study) -> pd.DataFrame:
     """Every trial: number, state, parameters, values, duration, worker, failure reason."""
     rows = []
     for trial in study.get_trials(deepcopy=False):
-        row: dict[str, Any] = {"study": study.study_name, "number": trial.number,
-                               "state": trial.state.name}
+        row: dict[str, Any] = {
+            "study": study.study_name,
+            "number": trial.number,
+            "state": trial.state.name,
+        }
         row.update({f"param_{k}": v for k, v in trial.params.items()})
         for i, value in enumerate(trial.values or []):
             row[f"value_{i}"] = value

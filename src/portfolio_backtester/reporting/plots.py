@@ -27,16 +27,22 @@ def equity_figure(result: BacktestResult) -> Figure:
     top.plot(result.equity.index, result.equity.to_numpy(), label=name, color="tab:blue")
     if result.benchmark_returns is not None:
         bench = (1.0 + result.benchmark_returns).cumprod()
-        top.plot(bench.index, bench.to_numpy(), label=str(result.benchmark_returns.name),
-                 color="tab:gray", alpha=0.8)
+        top.plot(
+            bench.index,
+            bench.to_numpy(),
+            label=str(result.benchmark_returns.name),
+            color="tab:gray",
+            alpha=0.8,
+        )
     top.set_yscale("log")
     top.set_ylabel("growth of 1 (log scale)")
     top.set_title(f"{result.scenario.name}: {name}")
     top.legend(loc="upper left")
     top.grid(True, which="both", alpha=0.3)
     underwater = drawdown(result.returns)
-    bottom.fill_between(underwater.index, underwater.to_numpy() * 100, 0,
-                        color="tab:red", alpha=0.4)
+    bottom.fill_between(
+        underwater.index, underwater.to_numpy() * 100, 0, color="tab:red", alpha=0.4
+    )
     bottom.set_ylabel("drawdown (%)")
     bottom.grid(True, alpha=0.3)
     return figure

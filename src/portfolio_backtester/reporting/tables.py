@@ -7,11 +7,25 @@ from collections.abc import Mapping
 
 __all__ = ["PERCENT_METRICS", "format_metric", "metrics_table"]
 
-PERCENT_METRICS = frozenset({
-    "Total Return", "CAGR", "Annual Volatility", "Max Drawdown", "Average Drawdown",
-    "Hit Rate", "Best Day", "Worst Day", "Best Month", "Worst Month", "VaR 95%",
-    "CVaR 95%", "Alpha", "Tracking Error", "Turnover",
-})
+PERCENT_METRICS = frozenset(
+    {
+        "Total Return",
+        "CAGR",
+        "Annual Volatility",
+        "Max Drawdown",
+        "Average Drawdown",
+        "Hit Rate",
+        "Best Day",
+        "Worst Day",
+        "Best Month",
+        "Worst Month",
+        "VaR 95%",
+        "CVaR 95%",
+        "Alpha",
+        "Tracking Error",
+        "Turnover",
+    }
+)
 
 
 def format_metric(name: str, value: float) -> str:
@@ -32,12 +46,16 @@ def metrics_table(columns: Mapping[str, Mapping[str, float] | None]) -> str:
     for values in present.values():
         names.extend(name for name in values if name not in names)
     header = ["Metric", *present]
-    rows = [[name, *(format_metric(name, values.get(name, math.nan))
-                     for values in present.values())] for name in names]
+    rows = [
+        [name, *(format_metric(name, values.get(name, math.nan)) for values in present.values())]
+        for name in names
+    ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [
-        "  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i])
-                  for i, cell in enumerate(row))
+        "  ".join(
+            cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i])
+            for i, cell in enumerate(row)
+        )
         for row in [header, *rows]
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))

@@ -1,0 +1,57 @@
+"""A strategy for fault-injection tests, loaded by import path ("fault_strategy:FaultStrategy").
+
+It behaves like equal weight, and on request sleeps, raises, returns NaN weights, kills its
+own interpreter or writes into the shared data. With ``PBT_TEST_PID_DIR`` set, every call
+leaves a file named after the process ID, so a test can find and signal the workers.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from portfolio_backtester.optimization.results import OptimizationData
+from portfolio_backtester.strategies import BaseStrategy, Parameter
+
+MODES = ("ok", "sleep", "raise", "nan", "crash", "write", "raise_high_x")
+
+
+class FaultStrategy(BaseStrategy):
+    name = "fault_strategy"
+    description = "equal weight with injectable faults (tests only)"
+    parameters = (
+        Parameter("mode", "categorical", "ok", "what to do", choices=MODES),
+        Parameter("sleep_s", "float", 0.0, "seconds to sleep per call", low=0.0, high=60.0),
+        Parameter("x", "float", 0.5, "a dummy searched value", low=0.0, high=1.0),
+    )
+
+    def generate_weights(self, data: OptimizationData, params: Mapping[str, Any]) -> pd.DataFrame:
+        pid_dir = os.environ.get("PBT_TEST_PID_DIR")
+        if pid_dir:
+            Path(pid_dir, str(os.getpid())).touch()
+        mode = params["mode"]
+        if params["sleep_s"]:
+            time.sleep(params["sleep_s"])
+        if mode == "raise" or (mode == "raise_high_x" and params["x"] > 0.5):
+            raise ValueError(f"injected failure at x={params['x']:.3f}")
+        if mode == "crash":
+            faulthandler.disable()
+            faulthandler._sigsegv()
+        if mode == "write":
+            data.daily.iloc[0, 0] = -1.0
+        prices = data.daily
+        valid = prices.notna().to_numpy()
+        counts = valid.sum(axis=1, keepdims=True)
+        weights = np.where(valid, 1.0 / np.maximum(counts, 1), 0.0)
+        if mode == "nan":
+            weights = weights * np.nan
+        return pd.DataFrame(
+            weights * (0.5 + params["x"]) / 1.5, index=prices.index, columns=prices.columns
+        )

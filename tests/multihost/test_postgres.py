@@ -1,0 +1,277 @@
+"""One study, several hosts, on a real PostgreSQL server.
+
+Each "host" is a separate ``portfolio-backtester`` process tree with its own data directory.
+The server comes from ``PBT_POSTGRES_URL`` (``.ci/run`` creates a fresh database); without a
+running server these tests fail, they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from portfolio_backtester.optimization.storage import open_storage
+
+TESTS = Path(__file__).resolve().parents[1]
+URL = os.environ.get("PBT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+GRID = {"x": {"type": "float", "low": 0.0, "high": 1.0, "step": 0.05}}  # 21 points
+
+
+def scenario(tmp_path: Path, *, sleep_s: float = 0.05, universe: list[str] | None = None) -> Path:
+    document: dict[str, Any] = {
+        "name": "multi",
+        "data": {
+            "universe": universe or ["AAPL", "KO", "XOM"],
+            "start": "2012-01-03",
+            "end": "2016-12-30",
+        },
+        "strategy": {"name": "fault_strategy:FaultStrategy", "params": {"sleep_s": sleep_s}},
+        "optimize": {
+            "params": GRID,
+            "sampler": "grid",
+            "seed": 3,
+            "trials": 21,
+            "windows": {"train_days": 252, "test_days": 252},
+        },
+    }
+    path = tmp_path / f"scenario-{uuid.uuid4().hex[:6]}.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def cli(tmp_path: Path, host: str, *args: str) -> subprocess.Popen[str]:
+    (tmp_path / host).mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(TESTS),
+        "PBT_HEARTBEAT_INTERVAL": "1",
+        "PBT_GRACE_PERIOD": "4",
+        "PBT_TEST_PID_DIR": str(tmp_path / host),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "portfolio_backtester", *args, "--data-dir", str(tmp_path / host)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=tmp_path,
+    )
+
+
+def wait_for_study(name: str, timeout: float = 60) -> None:
+    storage = open_storage(URL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(s.study_name == name for s in optuna.get_all_study_summaries(storage)):
+            study = optuna.load_study(study_name=name, storage=storage)
+            if study.user_attrs.get("plan"):
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"study {name} was not created")
+
+
+def trials(name: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=name, storage=open_storage(URL)).trials
+
+
+@pytest.fixture
+def study_name() -> str:
+    return f"multi-{uuid.uuid4().hex[:10]}"
+
+
+def test_server_is_reachable() -> None:
+    import psycopg
+
+    with psycopg.connect(URL) as connection:
+        assert connection.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_two_hosts_share_one_study_and_its_exact_budget(tmp_path: Path, study_name: str) -> None:
+    path = scenario(tmp_path, sleep_s=0.2)
+    host_a = cli(
+        tmp_path,
+        "a",
+        "optimize",
+        "--scenario",
+        str(path),
+        "--storage",
+        URL,
+        "--study-name",
+        study_name,
+        "--output",
+        str(tmp_path / "out"),
+        "-q",
+    )
+    wait_for_study(study_name)
+    host_b = cli(
+        tmp_path, "b", "worker", "--storage", URL, "--study-name", study_name, "--n-jobs", "2"
+    )
+    _out_b, err_b = host_b.communicate(timeout=240)
+    _out_a, err_a = host_a.communicate(timeout=240)
+    assert host_a.returncode == 0, err_a
+    assert host_b.returncode == 0, err_b
+    done = trials(study_name)
+    assert len(done) == 21
+    assert {t.state for t in done} == {TrialState.COMPLETE}
+    pids_a = {p.name for p in (tmp_path / "a").iterdir() if p.name.isdigit()}
+    pids_b = {p.name for p in (tmp_path / "b").iterdir() if p.name.isdigit()}
+    workers = {t.user_attrs["worker"].rpartition(":")[2] for t in done}
+    assert workers & pids_a and workers & pids_b, "both hosts ran trials"
+    # The same grid on one host finds the same best parameters.
+    single = tmp_path / "single"
+    one = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "portfolio_backtester",
+            "optimize",
+            "--scenario",
+            str(path),
+            "--output",
+            str(single),
+            "-q",
+        ],
+        env={**os.environ, "PYTHONPATH": str(TESTS)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert one.returncode == 0, one.stderr
+    multi_best = yaml.safe_load((tmp_path / "out" / "best_params.yaml").read_text())
+    single_best = yaml.safe_load((single / "best_params.yaml").read_text())
+    assert multi_best["params"] == single_best["params"]
+    assert multi_best["objectives"] == pytest.approx(single_best["objectives"], abs=1e-12)
+
+
+def test_a_killed_host_loses_only_its_running_trials(tmp_path: Path, study_name: str) -> None:
+    path = scenario(tmp_path, sleep_s=0.5)
+    host_a = cli(
+        tmp_path,
+        "a",
+        "optimize",
+        "--scenario",
+        str(path),
+        "--storage",
+        URL,
+        "--study-name",
+        study_name,
+        "--output",
+        str(tmp_path / "out"),
+        "-q",
+    )
+    wait_for_study(study_name)
+    host_b = cli(
+        tmp_path, "b", "worker", "--storage", URL, "--study-name", study_name, "--n-jobs", "2"
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        running_b = [
+            t
+            for t in trials(study_name)
+            if t.state == TrialState.RUNNING
+            and t.user_attrs.get("worker", "").rpartition(":")[2]
+            in {p.name for p in (tmp_path / "b").iterdir()}
+        ]
+        if running_b:
+            break
+        time.sleep(0.1)
+    os.killpg(host_b.pid, signal.SIGKILL)
+    host_b.communicate(timeout=30)
+    _out_a, err_a = host_a.communicate(timeout=240)
+    assert host_a.returncode == 0, err_a
+    done = trials(study_name)
+    assert len(done) == 21
+    assert not [t for t in done if t.state == TrialState.RUNNING]
+    failed = [t for t in done if t.state == TrialState.FAIL]
+    assert failed, "the killed host's running trials end up failed"
+    b_pids = {p.name for p in (tmp_path / "b").iterdir()}
+    assert all(t.user_attrs.get("worker", "").rpartition(":")[2] in b_pids for t in failed)
+
+
+def test_a_host_with_different_data_is_refused(tmp_path: Path, study_name: str) -> None:
+    prices = tmp_path / "prices.csv"
+    prices.write_text(
+        "date,A,B\n" + "".join(f"2020-01-{d:02d},{d},{2 * d}\n" for d in range(1, 31)),
+        encoding="utf-8",
+    )
+    document = {
+        "name": "csvdata",
+        "data": {"source": "csv", "path": str(prices), "benchmark": None},
+        "strategy": {"name": "equal_weight", "params": {"rebalance": "weekly"}},
+        "optimize": {
+            "params": {"rebalance": {"type": "categorical", "choices": ["daily", "weekly"]}},
+            "trials": 2,
+            "windows": {"train_days": 20, "test_days": 5},
+        },
+    }
+    path = tmp_path / "csv.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    first = cli(
+        tmp_path,
+        "a",
+        "optimize",
+        "--scenario",
+        str(path),
+        "--storage",
+        URL,
+        "--study-name",
+        study_name,
+        "--output",
+        str(tmp_path / "out"),
+        "-q",
+    )
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    prices.write_text(prices.read_text().replace("2020-01-15,15,", "2020-01-15,16,"))
+    other = cli(tmp_path, "b", "worker", "--storage", URL, "--study-name", study_name)
+    _, err = other.communicate(timeout=120)
+    assert other.returncode == 2
+    assert "differ from the data the study was started with" in err
+    assert "Traceback" not in err
+
+
+def test_joining_a_finished_study_exits_at_once(tmp_path: Path, study_name: str) -> None:
+    path = scenario(tmp_path, sleep_s=0.0)
+    first = cli(
+        tmp_path,
+        "a",
+        "optimize",
+        "--scenario",
+        str(path),
+        "--storage",
+        URL,
+        "--study-name",
+        study_name,
+        "--output",
+        str(tmp_path / "out"),
+        "-q",
+    )
+    _, err = first.communicate(timeout=240)
+    assert first.returncode == 0, err
+    late = cli(tmp_path, "b", "worker", "--storage", URL, "--study-name", study_name)
+    out, err = late.communicate(timeout=60)
+    assert late.returncode == 0, err
+    assert "has spent its budget" in out
+
+
+def test_joining_an_unknown_study_is_a_clear_error(tmp_path: Path) -> None:
+    late = cli(tmp_path, "b", "worker", "--storage", URL, "--study-name", "no-such-study")
+    _, err = late.communicate(timeout=60)
+    assert late.returncode == 2
+    assert "no study named 'no-such-study'" in err
