@@ -1,0 +1,548 @@
+"""Performance statistics as pure functions of a daily simple-returns series.
+
+Conventions shared by every function:
+
+- ``returns`` is a ``pd.Series`` or a 1-D float array of daily simple returns; ``NaN``
+  marks a missing day and is dropped (for benchmark-relative metrics, days where either
+  series is missing are dropped; two Series are first aligned on their dates).
+- ``periods_per_year`` defaults to 252 trading days; ``risk_free_rate`` is an annual rate
+  turned into a daily one as ``risk_free_rate / periods_per_year``, the same simple
+  de-annualisation the engine uses for its cash rate.
+- Where a value is undefined the result is ``NaN``, never an exception: an empty series;
+  fewer than two days for dispersion-based metrics (three for skew, four for kurtosis);
+  a constant series for ratios divided by a dispersion; no benchmark for Beta, Alpha,
+  Tracking Error and Information Ratio; no turnover series for Turnover; no dates (a
+  plain array) for Best and Worst Month.
+- Drawdowns and the value at risk are negative numbers (-0.35 is a 35% loss).
+
+The definitions follow empyrical where it has one (so the tests compare with it); the
+others (drawdown duration and average, hit rate, months, skew, kurtosis, turnover) are
+defined in their docstrings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .errors import DataError, ScenarioError, did_you_mean
+
+__all__ = [
+    "HIGHER_IS_BETTER",
+    "METRIC_NAMES",
+    "TRADING_DAYS_PER_YEAR",
+    "alpha",
+    "annual_turnover",
+    "annual_volatility",
+    "average_drawdown",
+    "best_day",
+    "best_month",
+    "beta",
+    "cagr",
+    "calmar_ratio",
+    "compute_metrics",
+    "conditional_value_at_risk",
+    "hit_rate",
+    "information_ratio",
+    "kurtosis",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "metric",
+    "sharpe_ratio",
+    "skew",
+    "sortino_ratio",
+    "total_return",
+    "tracking_error",
+    "value_at_risk",
+    "worst_day",
+    "worst_month",
+]
+
+TRADING_DAYS_PER_YEAR = 252
+
+FloatArray = npt.NDArray[np.float64]
+Returns = pd.Series | FloatArray
+
+_CONSTANT_TOLERANCE = 1e-14
+"""A deviation below this fraction of the mean is rounding noise: the series is constant."""
+
+METRIC_NAMES: tuple[str, ...] = (
+    "Total Return",
+    "CAGR",
+    "Annual Volatility",
+    "Sharpe",
+    "Sortino",
+    "Calmar",
+    "Max Drawdown",
+    "Max Drawdown Duration",
+    "Average Drawdown",
+    "Turnover",
+    "Hit Rate",
+    "Best Day",
+    "Worst Day",
+    "Best Month",
+    "Worst Month",
+    "Skew",
+    "Kurtosis",
+    "VaR 95%",
+    "CVaR 95%",
+    "Beta",
+    "Alpha",
+    "Tracking Error",
+    "Information Ratio",
+)
+
+HIGHER_IS_BETTER: dict[str, bool] = {
+    "Total Return": True,
+    "CAGR": True,
+    "Annual Volatility": False,
+    "Sharpe": True,
+    "Sortino": True,
+    "Calmar": True,
+    "Max Drawdown": True,  # negative: closer to 0 is better
+    "Max Drawdown Duration": False,
+    "Average Drawdown": True,  # negative, as Max Drawdown
+    "Turnover": False,
+    "Hit Rate": True,
+    "Best Day": True,
+    "Worst Day": True,
+    "Best Month": True,
+    "Worst Month": True,
+    "Skew": True,
+    "Kurtosis": False,  # fat tails
+    "VaR 95%": True,  # negative, as Max Drawdown
+    "CVaR 95%": True,
+    "Beta": False,  # less market exposure, when an optimiser is asked to choose
+    "Alpha": True,
+    "Tracking Error": False,
+    "Information Ratio": True,
+}
+
+
+# --- returns alone ---------------------------------------------------------------------
+
+
+def total_return(returns: Returns) -> float:
+    """Compounded return over the whole series: ``prod(1 + r) - 1``."""
+    r = _clean(returns)
+    return float(np.prod(1.0 + r) - 1.0) if r.size else math.nan
+
+
+def cagr(returns: Returns, *, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> float:
+    """Compound annual growth rate, years being ``len(returns) / periods_per_year``.
+
+    NaN when the compounded value ends below zero (a levered portfolio wiped out).
+    """
+    return _cagr(_clean(returns), periods_per_year)
+
+
+def annual_volatility(returns: Returns, *, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> float:
+    """Sample standard deviation (``ddof=1``) times ``sqrt(periods_per_year)``."""
+    r = _clean(returns)
+    return float(r.std(ddof=1) * math.sqrt(periods_per_year)) if r.size > 1 else math.nan
+
+
+def sharpe_ratio(
+    returns: Returns,
+    *,
+    risk_free_rate: float = 0.0,
+    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+) -> float:
+    """Mean daily excess return over its sample standard deviation, annualised by
+    ``sqrt(periods_per_year)``; NaN for a constant series."""
+    excess = _clean(returns) - risk_free_rate / periods_per_year
+    return _mean_over_std(excess) * math.sqrt(periods_per_year)
+
+
+def sortino_ratio(
+    returns: Returns,
+    *,
+    risk_free_rate: float = 0.0,
+    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+) -> float:
+    """Annualised mean excess return over the annualised downside deviation.
+
+    The downside deviation is ``sqrt(mean(min(excess, 0)**2))`` over all days, not the
+    standard deviation of the negative days only. NaN when no day is below the
+    risk-free rate.
+    """
+    excess = _clean(returns) - risk_free_rate / periods_per_year
+    if excess.size < 2:
+        return math.nan
+    downside = math.sqrt(float(np.mean(np.square(np.minimum(excess, 0.0)))))
+    if downside == 0.0:
+        return math.nan
+    return float(np.mean(excess)) * math.sqrt(periods_per_year) / downside
+
+
+def calmar_ratio(returns: Returns, *, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> float:
+    """CAGR over the absolute maximum drawdown; NaN without a drawdown."""
+    r = _clean(returns)
+    worst = _max_drawdown(r)
+    if not worst < 0.0:
+        return math.nan
+    return _cagr(r, periods_per_year) / -worst
+
+
+def max_drawdown(returns: Returns) -> float:
+    """Largest fall from a running peak of compounded value, as a negative fraction.
+
+    The starting value counts as a peak, so a first-day loss is a drawdown.
+    """
+    return _max_drawdown(_clean(returns))
+
+
+def max_drawdown_duration(returns: Returns) -> float:
+    """Longest run of consecutive days closing below the previous peak, in trading days.
+
+    That is the span from a peak to its recovery, counting neither the peak day nor the
+    recovery day; a drawdown not recovered by the end counts to the last day. 0 when the
+    value never falls below a peak.
+    """
+    r = _clean(returns)
+    if r.size == 0:
+        return math.nan
+    starts, ends = _underwater_runs(_drawdowns(r))
+    return float((ends - starts).max()) if starts.size else 0.0
+
+
+def average_drawdown(returns: Returns) -> float:
+    """Mean depth of the drawdown episodes (each run of days below a peak counts once,
+    at its deepest point); 0 when there is none."""
+    r = _clean(returns)
+    if r.size == 0:
+        return math.nan
+    drawdowns = _drawdowns(r)
+    starts, _ = _underwater_runs(drawdowns)
+    if starts.size == 0:
+        return 0.0
+    # reduceat over [start_k, start_k+1) also covers the days at the peak after a
+    # recovery, whose drawdown is 0 and so never the minimum of an episode.
+    return float(np.minimum.reduceat(drawdowns, starts).mean())
+
+
+def hit_rate(returns: Returns) -> float:
+    """Share of days with a positive return among the days whose return is not 0.
+
+    Days with exactly 0 (no position, a holiday in the data) are left out, so a
+    strategy that is mostly in cash is not penalised for its idle days.
+    """
+    r = _clean(returns)
+    active = np.count_nonzero(r)
+    return float(np.count_nonzero(r > 0.0) / active) if active else math.nan
+
+
+def best_day(returns: Returns) -> float:
+    """Highest daily return."""
+    r = _clean(returns)
+    return float(r.max()) if r.size else math.nan
+
+
+def worst_day(returns: Returns) -> float:
+    """Lowest daily return."""
+    r = _clean(returns)
+    return float(r.min()) if r.size else math.nan
+
+
+def best_month(returns: Returns) -> float:
+    """Highest compounded calendar-month return (partial first and last months included)."""
+    months = _monthly_returns(returns)
+    return float(months.max()) if months.size else math.nan
+
+
+def worst_month(returns: Returns) -> float:
+    """Lowest compounded calendar-month return (partial first and last months included)."""
+    months = _monthly_returns(returns)
+    return float(months.min()) if months.size else math.nan
+
+
+def skew(returns: Returns) -> float:
+    """Sample skewness, bias-corrected (as ``pandas.Series.skew``); NaN if constant."""
+    r = _clean(returns)
+    n = r.size
+    moments = _central_moments(r, 3) if n >= 3 else None
+    if moments is None:
+        return math.nan
+    m2, m3 = moments
+    return math.sqrt(n * (n - 1)) / (n - 2) * m3 / math.pow(m2, 1.5)
+
+
+def kurtosis(returns: Returns) -> float:
+    """Sample excess kurtosis, bias-corrected (as ``pandas.Series.kurt``); NaN if constant."""
+    r = _clean(returns)
+    n = r.size
+    moments = _central_moments(r, 4) if n >= 4 else None
+    if moments is None:
+        return math.nan
+    m2, _, m4 = moments
+    g2 = m4 / (m2 * m2) - 3.0
+    return (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6.0)
+
+
+def value_at_risk(returns: Returns, *, level: float = 0.95) -> float:
+    """Historical value at risk: the ``1 - level`` quantile of daily returns (linear
+    interpolation), a negative number for a loss."""
+    r = _clean(returns)
+    return float(np.percentile(r, 100.0 * (1.0 - level))) if r.size else math.nan
+
+
+def conditional_value_at_risk(returns: Returns, *, level: float = 0.95) -> float:
+    """Mean of the worst ``1 + floor((n - 1) * (1 - level))`` daily returns (the tail
+    beyond the value at risk, including the day at the cutoff)."""
+    r = _clean(returns)
+    if r.size == 0:
+        return math.nan
+    cutoff = int((r.size - 1) * (1.0 - level))
+    return float(np.mean(np.partition(r, cutoff)[: cutoff + 1]))
+
+
+def annual_turnover(turnover: Returns, *, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> float:
+    """Mean daily turnover times ``periods_per_year``.
+
+    Turnover counts buys plus sells over portfolio value, so replacing the whole
+    portfolio once a year gives 2.0.
+    """
+    t = _clean(turnover)
+    return float(t.mean() * periods_per_year) if t.size else math.nan
+
+
+# --- relative to a benchmark -----------------------------------------------------------
+
+
+def beta(returns: Returns, benchmark_returns: Returns) -> float:
+    """Covariance with the benchmark over the benchmark's variance; NaN if the
+    benchmark is constant."""
+    r, b = _paired(returns, benchmark_returns)
+    return _beta(r, b)
+
+
+def alpha(
+    returns: Returns,
+    benchmark_returns: Returns,
+    *,
+    risk_free_rate: float = 0.0,
+    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+) -> float:
+    """Annualised CAPM alpha: ``(1 + mean(r - rf - beta * (b - rf)))**periods - 1``."""
+    r, b = _paired(returns, benchmark_returns)
+    slope = _beta(r, b)
+    if math.isnan(slope):
+        return math.nan
+    rf = risk_free_rate / periods_per_year
+    daily = float(np.mean((r - rf) - slope * (b - rf)))
+    return float((1.0 + daily) ** periods_per_year - 1.0)
+
+
+def tracking_error(
+    returns: Returns,
+    benchmark_returns: Returns,
+    *,
+    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+) -> float:
+    """Sample standard deviation of ``returns - benchmark`` times ``sqrt(periods)``."""
+    r, b = _paired(returns, benchmark_returns)
+    if r.size < 2:
+        return math.nan
+    return float((r - b).std(ddof=1) * math.sqrt(periods_per_year))
+
+
+def information_ratio(
+    returns: Returns,
+    benchmark_returns: Returns,
+    *,
+    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+) -> float:
+    """Mean active return over its standard deviation, annualised by ``sqrt(periods)``."""
+    r, b = _paired(returns, benchmark_returns)
+    return _mean_over_std(r - b) * math.sqrt(periods_per_year)
+
+
+# --- by display name -------------------------------------------------------------------
+
+_Metric = Callable[[Returns, Returns | None, Returns | None, float], float]
+
+
+def _needs_benchmark(function: Callable[[Returns, Returns], float]) -> _Metric:
+    def compute(
+        returns: Returns, benchmark: Returns | None, _turnover: Returns | None, _rf: float
+    ) -> float:
+        return math.nan if benchmark is None else function(returns, benchmark)
+
+    return compute
+
+
+_METRICS: dict[str, _Metric] = {
+    "Total Return": lambda r, _b, _t, _rf: total_return(r),
+    "CAGR": lambda r, _b, _t, _rf: cagr(r),
+    "Annual Volatility": lambda r, _b, _t, _rf: annual_volatility(r),
+    "Sharpe": lambda r, _b, _t, rf: sharpe_ratio(r, risk_free_rate=rf),
+    "Sortino": lambda r, _b, _t, rf: sortino_ratio(r, risk_free_rate=rf),
+    "Calmar": lambda r, _b, _t, _rf: calmar_ratio(r),
+    "Max Drawdown": lambda r, _b, _t, _rf: max_drawdown(r),
+    "Max Drawdown Duration": lambda r, _b, _t, _rf: max_drawdown_duration(r),
+    "Average Drawdown": lambda r, _b, _t, _rf: average_drawdown(r),
+    "Turnover": lambda _r, _b, t, _rf: math.nan if t is None else annual_turnover(t),
+    "Hit Rate": lambda r, _b, _t, _rf: hit_rate(r),
+    "Best Day": lambda r, _b, _t, _rf: best_day(r),
+    "Worst Day": lambda r, _b, _t, _rf: worst_day(r),
+    "Best Month": lambda r, _b, _t, _rf: best_month(r),
+    "Worst Month": lambda r, _b, _t, _rf: worst_month(r),
+    "Skew": lambda r, _b, _t, _rf: skew(r),
+    "Kurtosis": lambda r, _b, _t, _rf: kurtosis(r),
+    "VaR 95%": lambda r, _b, _t, _rf: value_at_risk(r),
+    "CVaR 95%": lambda r, _b, _t, _rf: conditional_value_at_risk(r),
+    "Beta": _needs_benchmark(beta),
+    "Alpha": lambda r, b, _t, rf: math.nan if b is None else alpha(r, b, risk_free_rate=rf),
+    "Tracking Error": _needs_benchmark(tracking_error),
+    "Information Ratio": _needs_benchmark(information_ratio),
+}
+assert tuple(_METRICS) == METRIC_NAMES == tuple(HIGHER_IS_BETTER)
+
+
+def compute_metrics(
+    returns: Returns,
+    benchmark_returns: Returns | None = None,
+    *,
+    turnover: Returns | None = None,
+    risk_free_rate: float = 0.0,
+) -> dict[str, float]:
+    """Every metric of :data:`METRIC_NAMES`, in that order, by display name."""
+    return {
+        name: compute(returns, benchmark_returns, turnover, risk_free_rate)
+        for name, compute in _METRICS.items()
+    }
+
+
+def metric(
+    name: str,
+    returns: Returns,
+    benchmark_returns: Returns | None = None,
+    *,
+    turnover: Returns | None = None,
+    risk_free_rate: float = 0.0,
+) -> float:
+    """One metric by display name, computing nothing else (an optimiser scores each
+    trial with it). An unknown name raises :class:`ScenarioError`."""
+    compute = _METRICS.get(name)
+    if compute is None:
+        raise ScenarioError(
+            f"unknown metric {name!r}"
+            + did_you_mean(name, METRIC_NAMES)
+            + f"; known metrics: {', '.join(METRIC_NAMES)}"
+        )
+    return compute(returns, benchmark_returns, turnover, risk_free_rate)
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _clean(returns: Returns) -> FloatArray:
+    """The values as a float64 array without NaN (a view when there is none)."""
+    if isinstance(returns, pd.Series):
+        values = returns.to_numpy(dtype=np.float64)  # several times faster than asarray
+    else:
+        values = np.asarray(returns, dtype=np.float64)
+    if values.ndim != 1:
+        raise DataError(f"returns must be one-dimensional, got shape {values.shape}")
+    missing = np.isnan(values)
+    return values[~missing] if missing.any() else values
+
+
+def _paired(returns: Returns, benchmark: Returns) -> tuple[FloatArray, FloatArray]:
+    """Both series on common dates, without the days where either is missing."""
+    if isinstance(returns, pd.Series) and isinstance(benchmark, pd.Series):
+        if not returns.index.equals(benchmark.index):
+            returns, benchmark = returns.align(benchmark, join="inner")
+    r = np.asarray(returns, dtype=np.float64)
+    b = np.asarray(benchmark, dtype=np.float64)
+    if r.shape != b.shape or r.ndim != 1:
+        raise DataError(
+            f"returns and benchmark returns must be 1-D and of equal length, got shapes "
+            f"{r.shape} and {b.shape}; pass Series to align them on their dates"
+        )
+    present = ~(np.isnan(r) | np.isnan(b))
+    if not present.all():
+        return r[present], b[present]
+    return r, b
+
+
+def _cagr(r: FloatArray, periods_per_year: int) -> float:
+    if r.size == 0:
+        return math.nan
+    ending = float(np.prod(1.0 + r))
+    if ending < 0.0:
+        return math.nan
+    return float(ending ** (periods_per_year / r.size) - 1.0)
+
+
+def _mean_over_std(values: FloatArray) -> float:
+    n = values.size
+    if n < 2:
+        return math.nan
+    mean = float(values.mean())
+    centred = values - mean
+    variance = float(np.dot(centred, centred)) / (n - 1)
+    # A constant series leaves a rounding residue (about 1e-16 of the mean) instead of
+    # a zero deviation, which would make the ratio huge rather than undefined.
+    if variance <= (_CONSTANT_TOLERANCE * mean) ** 2:
+        return math.nan
+    return mean / math.sqrt(variance)
+
+
+def _beta(r: FloatArray, b: FloatArray) -> float:
+    if r.size < 2:
+        return math.nan
+    mean = float(b.mean())
+    centred = b - mean
+    spread = float(np.dot(centred, centred))
+    if spread <= r.size * (_CONSTANT_TOLERANCE * mean) ** 2:
+        return math.nan
+    return float(np.dot(centred, r)) / spread
+
+
+def _drawdowns(r: FloatArray) -> FloatArray:
+    """Value over its running peak, minus 1; the start (value 1) is the first peak."""
+    wealth = np.cumprod(1.0 + r)
+    peak = np.maximum.accumulate(wealth)
+    np.maximum(peak, 1.0, out=peak)
+    return wealth / peak - 1.0
+
+
+def _max_drawdown(r: FloatArray) -> float:
+    return float(_drawdowns(r).min()) if r.size else math.nan
+
+
+def _underwater_runs(drawdowns: FloatArray) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Start (inclusive) and end (exclusive) positions of each run of days below a peak."""
+    edges = np.diff(np.concatenate([[0], (drawdowns < 0.0).astype(np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _central_moments(r: FloatArray, highest: int) -> list[float] | None:
+    """Population central moments 2..highest; None for a constant series."""
+    mean = float(r.mean())
+    centred = r - mean
+    moments = [float(np.mean(centred**k)) for k in range(2, highest + 1)]
+    if moments[0] <= (_CONSTANT_TOLERANCE * mean) ** 2:
+        return None
+    return moments
+
+
+def _monthly_returns(returns: Returns) -> FloatArray:
+    """Compounded calendar-month returns; empty without a DatetimeIndex."""
+    if not isinstance(returns, pd.Series) or not isinstance(returns.index, pd.DatetimeIndex):
+        return np.zeros(0)
+    series = returns.dropna()
+    if not series.index.is_monotonic_increasing:
+        series = series.sort_index()
+    if series.empty:
+        return np.zeros(0)
+    index = pd.DatetimeIndex(series.index)
+    month = index.year.to_numpy() * 12 + index.month.to_numpy()
+    starts = np.flatnonzero(np.concatenate([[True], month[1:] != month[:-1]]))
+    growth = 1.0 + series.to_numpy(dtype=np.float64)
+    return np.multiply.reduceat(growth, starts) - 1.0

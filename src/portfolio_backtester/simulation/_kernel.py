@@ -1,0 +1,284 @@
+"""The simulation arithmetic on plain numpy arrays: no pandas, no validation.
+
+Arrays are asset-major, ``(m, n)`` for ``m`` assets and ``n`` dates and ``(m, J)`` for
+``J`` executed rebalances: that is how pandas stores a float frame's block, so the
+transposed values are a view, and sums over assets run over contiguous rows.
+
+Values are tracked per unit of the portfolio's pre-trade value at the segment's
+execution, so a whole segment between two rebalances is one broadcast product
+``shares * prices``; the only sequential part is the scalar chain of pre-trade values,
+solved on whole arrays in :func:`_solve_trades`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "TRADE_EPSILON",
+    "KernelOutput",
+    "clean_targets",
+    "fill_open_close",
+    "fill_prices",
+    "run",
+    "take_dates",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+TRADE_EPSILON = 1e-12
+"""A weight change at or below this is rounding noise, not a trade (no commission)."""
+
+_NEGLIGIBLE_COST = 1e-17
+"""A change of costs, as a fraction of value, that cannot move a float64 return."""
+
+
+@dataclass(frozen=True, slots=True)
+class KernelOutput:
+    """Daily outputs from the first rebalance date on: ``(n_out,)``, weights ``(m, n_out)``."""
+
+    returns: FloatArray
+    weights: FloatArray
+    turnover: FloatArray
+    costs: FloatArray
+    trades: IntArray
+
+
+def fill_prices(prices: FloatArray) -> FloatArray:
+    """Last known price carried forward along dates, ``(m, n)``; 1 before the first price.
+
+    A held asset with a missing price keeps its last value (return 0). An asset not
+    priced yet is never held; the placeholder 1 keeps ``0 shares * price`` and
+    ``0 weight / price`` at 0 without a mask.
+    """
+    missing = np.isnan(prices)
+    source = np.where(missing, 0, np.arange(prices.shape[1]))
+    np.maximum.accumulate(source, axis=1, out=source)
+    filled = np.take_along_axis(prices, source, axis=1)
+    return np.nan_to_num(filled, nan=1.0, copy=False)
+
+
+def fill_open_close(opens: FloatArray, closes: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """:func:`fill_prices` over the time-ordered sequence open_0, close_0, open_1, ...
+
+    A missing open is the previous close; a missing close is that day's open, or else
+    the last known price.
+    """
+    m, n = closes.shape
+    interleaved = np.empty((m, 2 * n))
+    interleaved[:, 0::2] = opens
+    interleaved[:, 1::2] = closes
+    filled = fill_prices(interleaved)
+    return filled[:, 0::2], filled[:, 1::2]
+
+
+def take_dates(values: FloatArray, positions: IntArray) -> FloatArray:
+    """The ``(m, J)`` columns of ``values`` at date ``positions``, C-ordered.
+
+    A run of consecutive dates (daily rebalancing) is a free slice; ``values[:, positions]``
+    would return a Fortran-ordered copy that makes every later row operation slow.
+    """
+    if len(positions) and positions[-1] - positions[0] == len(positions) - 1:
+        return values[:, positions[0] : positions[-1] + 1]
+    return np.take(values, positions, axis=1)
+
+
+def clean_targets(
+    targets: FloatArray,
+    tradable: BoolArray | None,
+    *,
+    allow_short: bool,
+    max_gross_leverage: float | None,
+) -> FloatArray:
+    """Targets the engine can hold, ``(m, J)``; never modifies ``targets``.
+
+    ``tradable`` is ``None`` when every asset has a price on every rebalance date. Order
+    matters: untradable assets are zeroed and shorts clipped first, so the leverage cap
+    scales what would really be held.
+    """
+    cleaned = targets
+    if tradable is not None and not tradable.all():
+        cleaned = np.where(tradable, cleaned, 0.0)
+    if not allow_short:
+        cleaned = np.maximum(cleaned, 0.0)
+    if max_gross_leverage is not None:
+        gross = np.abs(cleaned).sum(axis=0)
+        over = gross > max_gross_leverage
+        if over.any():
+            cleaned = cleaned * np.where(
+                over, max_gross_leverage / np.where(over, gross, 1.0), 1.0
+            )
+    return cleaned
+
+
+def run(
+    closes: FloatArray,
+    exec_prices: FloatArray,
+    exec_positions: IntArray,
+    targets: FloatArray,
+    start: int,
+    *,
+    initial_capital: float,
+    cost_rate: float,
+    commission: float,
+    daily_cash_rate: float,
+) -> KernelOutput:
+    """Simulate holdings from date ``start`` (the first rebalance date) to the last date.
+
+    ``closes``: ``(m, n)`` filled closes (:func:`fill_prices`). ``exec_prices``: ``(m, J)``
+    filled prices at which rebalance ``j`` trades, on date ``exec_positions[j]`` (strictly
+    increasing, ``>= start``). ``targets``: ``(m, J)`` cleaned weights of the pre-trade
+    value. ``cost_rate`` is per unit of traded value; ``commission`` per traded asset in
+    currency; ``daily_cash_rate`` is credited on the previous close's cash each day.
+    """
+    m, n = closes.shape
+    n_exec = len(exec_positions)
+    n_out = n - start
+    # Segment 0 is the all-cash stretch before the first execution (no days when trading
+    # at the close); segment j+1 holds execution j's shares until the next execution.
+    seg_start = np.concatenate([[start], exec_positions])
+    seg_length = np.diff(seg_start, append=n)
+    every_day = n_exec > 0 and n_exec == n_out - seg_length[0]
+    if every_day:
+        # Each segment is one day: the shares, times the closes, are the holdings, so
+        # they are computed in place of the output.
+        holdings = np.empty((m, n_out))
+        holdings[:, : seg_length[0]] = 0.0
+        shares = np.divide(targets, exec_prices, out=holdings[:, seg_length[0] :])
+    else:
+        shares = targets / exec_prices
+    invested = targets.sum(axis=0)
+    cash_growth = (1.0 + daily_cash_rate) ** seg_length[:-1]
+    # Pre-trade holdings at execution j per unit of pre-trade value at execution j-1.
+    drifted = shares[:, :-1] * exec_prices[:, 1:]
+    growth_before_costs = drifted.sum(axis=0) + (1.0 - invested[:-1]) * cash_growth[1:]
+    first_value = initial_capital * cash_growth[0] if n_exec else initial_capital
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        turnover, trades, pre_value = _solve_trades(
+            targets,
+            drifted,
+            growth_before_costs,
+            cash_growth,
+            first_value,
+            cost_rate=cost_rate,
+            commission=commission,
+        )
+        del drifted
+        costs = cost_rate * turnover + commission * trades / pre_value
+
+        if not every_day:
+            holdings = np.repeat(np.hstack([np.zeros((m, 1)), shares]), seg_length, axis=1)
+        holdings *= closes[:, start:]
+        cash = np.repeat(np.concatenate([[1.0], 1.0 - invested - costs]), seg_length)
+        if daily_cash_rate != 0.0:
+            days_held = np.arange(start, n) - np.repeat(seg_start, seg_length)
+            cash *= (1.0 + daily_cash_rate) ** days_held
+        total = holdings.sum(axis=0)
+        total += cash
+        holdings /= total
+        value = np.repeat(np.concatenate([[initial_capital], pre_value]), seg_length)
+        value *= total
+        returns = value / np.concatenate([[initial_capital], value[:-1]])
+        returns -= 1.0
+
+    at = exec_positions - start
+    daily_turnover = np.zeros(n - start)
+    daily_turnover[at] = turnover
+    daily_costs = np.zeros(n - start)
+    daily_costs[at] = costs
+    daily_trades = np.zeros(n - start, dtype=np.int64)
+    daily_trades[at] = trades
+    return KernelOutput(returns, holdings, daily_turnover, daily_costs, daily_trades)
+
+
+def _solve_trades(
+    targets: FloatArray,
+    drifted: FloatArray,
+    growth_before_costs: FloatArray,
+    cash_growth: FloatArray,
+    first_value: float,
+    *,
+    cost_rate: float,
+    commission: float,
+) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Turnover, traded-asset counts and pre-trade values ``x`` of each execution, ``(J,)``.
+
+    Costs at execution j lower the value at j+1, which changes the pre-trade weights and
+    so the trades at j+1: a chain. Instead of a Python loop over rebalances this iterates
+    on whole arrays. Given the turnovers and counts, ``x[j+1] = a[j] x[j] - b[j]`` (``a``:
+    growth net of proportional costs, ``b``: commissions carried with the cash) is solved
+    with cumulative products as ``x[j] = P[j] (x[0] - sum_{l<j} b[l] / P[l+1])``; given
+    the values, the trades are one vectorised step.
+
+    Entry j depends only on entries before it, so each pass fixes at least one more entry
+    (the loop always ends, at worst after J passes). With realistic costs the changes
+    shrink by a factor of about ``cost_rate * gross leverage`` per pass, and the loop
+    stops once they no longer move costs by more than 1e-17 of the value: after about
+    six passes at 10 bps.
+    """
+    n_exec = targets.shape[1]
+    turnover = np.zeros(n_exec)
+    trades = np.zeros(n_exec, dtype=np.int64)
+    pre_value = np.full(n_exec, first_value)
+    if n_exec == 0:
+        return turnover, trades, pre_value
+    # The first execution trades out of cash: the trade is the target itself.
+    first_trade = np.abs(targets[:, 0])
+    turnover[0] = first_trade.sum()
+    trades[0] = np.count_nonzero(first_trade > TRADE_EPSILON)
+    if n_exec == 1:
+        return turnover, trades, pre_value
+
+    proportional = cost_rate * cash_growth[1:]
+    carried = commission * cash_growth[1:]
+    counts_feed_back = commission != 0.0
+    # Buffers reused by every pass: fresh large arrays cost page faults on every call.
+    sizes = np.empty_like(drifted)
+    above = np.empty(drifted.shape, dtype=np.bool_)
+    fixed = 1
+    while True:
+        growth = growth_before_costs - proportional * turnover[:-1]
+        cumulative = np.cumprod(growth)
+        if counts_feed_back:
+            paid = np.cumsum(carried * trades[:-1] / cumulative)
+            np.multiply(cumulative, first_value - paid, out=pre_value[1:])
+        else:
+            np.multiply(cumulative, first_value, out=pre_value[1:])
+
+        window = sizes[:, fixed - 1 :]
+        np.multiply(
+            drifted[:, fixed - 1 :], pre_value[fixed - 1 : -1] / pre_value[fixed:], out=window
+        )
+        np.subtract(targets[:, fixed:], window, out=window)
+        np.abs(window, out=window)
+        new_turnover = window.sum(axis=0)
+        change = new_turnover - turnover[fixed:]
+        turnover[fixed:] = new_turnover
+        moved = change != 0.0
+        if counts_feed_back:
+            counted = above[:, fixed - 1 :]
+            np.greater(window, TRADE_EPSILON, out=counted)
+            new_trades = counted.sum(axis=0)
+            recounted = new_trades != trades[fixed:]
+            trades[fixed:] = new_trades
+            moved |= recounted
+        first_moved = int(moved.argmax())
+        if not moved[first_moved]:
+            break
+        negligible = cost_rate * float(np.abs(change).max()) <= _NEGLIGIBLE_COST
+        if negligible and not (counts_feed_back and recounted.any()):
+            break
+        # Entries up to the first change were computed from final inputs only.
+        fixed += first_moved + 1
+        if fixed >= n_exec:
+            break
+    if not counts_feed_back:
+        np.greater(sizes, TRADE_EPSILON, out=above)
+        trades[1:] = above.sum(axis=0)
+    return turnover, trades, pre_value

@@ -1,0 +1,319 @@
+"""Target weights at rebalance dates to daily portfolio returns, holdings, turnover and costs.
+
+How a portfolio is simulated
+----------------------------
+The portfolio starts as ``initial_capital`` in cash at the close of the first rebalance
+date; earlier dates are not in the output.
+
+*When targets trade.* A row of ``target_weights`` dated t holds fractions of the
+portfolio's value at t's close. With ``execution="close"`` it trades at t's close; with
+``"next_open"`` at the open of the next row of ``prices.index``, using ``open_prices``
+(a target dated on the last row never trades). Either way a weight decided with data up
+to t earns returns from t+1 on, never t's own return. With ``"next_open"`` the trade
+uses the portfolio's value at that open and the holdings earn open-to-close that day.
+
+*Drift.* Between rebalances share counts are fixed, so weights drift with prices. Cash is
+the value not held in assets (negative when levered) and earns ``cash_rate / 252`` per
+trading day, credited on the previous close's balance (a negative balance pays it).
+
+*Costs.* Trades are the difference between the target holdings and the drifted pre-trade
+holdings, both valued at the pre-cost portfolio value; each rebalance costs
+``cost_bps / 1e4 * sum |trade value| + commission * (assets traded)``, taken from cash at
+that moment, so that day's return includes them and the new holdings are exactly the
+targets times the pre-cost value (vectorbt instead sizes orders so that the post-cost
+value matches the target, which makes weights exact but costs implicit). An asset counts
+as traded when its weight changes by more than ``1e-12``. ``turnover`` is
+``sum |trade value|`` over the pre-cost value (buys plus sells, so switching fully from
+one asset to another is 2.0); ``costs`` is the cost over the same value.
+
+*Missing prices.* A ``NaN`` price means the asset cannot be traded that day: its target is
+forced to 0 (a holding is sold at its last known price). A held asset whose price goes
+missing keeps its last price (return 0) until a price returns. With ``"next_open"`` both
+the close on the decision date and the open on the execution date must be present.
+
+*Cleaning targets.* Untradable assets are set to 0; with ``allow_short=False`` negative
+targets are clipped to 0 (so a long/short signal becomes its long leg rather than an
+error, which suits optimisers exploring parameters); then a row whose gross exposure
+``sum |w|`` exceeds ``max_gross_leverage`` is scaled down to it, so the cap applies to
+what is really held.
+
+*What is refused* (``DataError`` or ``ScenarioError``, raised once on entry): a target
+date missing from ``prices.index``, unknown or duplicated columns or dates, non-finite
+targets, prices that are not positive where present, and invalid settings. A portfolio
+whose value reaches zero is not modelled specially: keep leverage within reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..errors import DataError, ScenarioError, did_you_mean
+from . import _kernel
+
+__all__ = ["EXECUTIONS", "SimulationResult", "simulate"]
+
+EXECUTIONS = ("close", "next_open")
+TRADING_DAYS_PER_YEAR = 252
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    """Daily outputs indexed by ``prices.index`` from the first rebalance date on.
+
+    ``returns``: portfolio simple returns. ``weights``: end-of-day holdings over portfolio
+    value, columns ``prices.columns``. ``turnover``: ``sum |traded value|`` over the
+    pre-cost value (0 on days without trades). ``costs``: costs over the same value.
+    ``trades``: number of assets traded (int).
+    """
+
+    returns: pd.Series
+    weights: pd.DataFrame
+    turnover: pd.Series
+    costs: pd.Series
+    trades: pd.Series
+
+
+def simulate(
+    prices: pd.DataFrame,
+    target_weights: pd.DataFrame,
+    *,
+    cost_bps: float = 0.0,
+    commission: float = 0.0,
+    initial_capital: float = 1_000_000.0,
+    execution: Literal["close", "next_open"] = "close",
+    open_prices: pd.DataFrame | None = None,
+    cash_rate: float = 0.0,
+    max_gross_leverage: float | None = None,
+    allow_short: bool = True,
+) -> SimulationResult:
+    """Hold ``target_weights`` through ``prices``; see the module docstring for the rules.
+
+    ``prices``: ``(n_dates, n_assets)`` closes, ``NaN`` before a ticker is listed.
+    ``target_weights``: rows are rebalance dates (a subset of ``prices.index``), columns a
+    subset of ``prices.columns`` (missing columns are 0). ``open_prices`` is required for
+    ``execution="next_open"`` and ignored otherwise. Inputs are never modified and may
+    be read-only.
+    """
+    _check_settings(
+        cost_bps=cost_bps,
+        commission=commission,
+        initial_capital=initial_capital,
+        execution=execution,
+        cash_rate=cash_rate,
+        max_gross_leverage=max_gross_leverage,
+    )
+    closes, closes_missing = _price_array(prices, "prices")
+    positions, targets = _target_array(target_weights, prices)
+    if len(positions) == 0:
+        return _empty_result(prices)
+    start = int(positions[0])
+
+    if execution == "close":
+        filled_closes = _kernel.fill_prices(closes) if closes_missing else closes
+        exec_positions = positions
+        tradable = ~np.isnan(_kernel.take_dates(closes, positions)) if closes_missing else None
+        exec_prices = _kernel.take_dates(filled_closes, positions)
+    else:
+        opens, opens_missing = _open_array(open_prices, prices)
+        keep = positions < len(prices.index) - 1
+        positions, targets = positions[keep], targets[:, keep]
+        exec_positions = positions + 1
+        tradable = None
+        filled_opens, filled_closes = opens, closes
+        if closes_missing or opens_missing:
+            tradable = ~np.isnan(_kernel.take_dates(closes, positions))
+            tradable &= ~np.isnan(_kernel.take_dates(opens, exec_positions))
+            filled_opens, filled_closes = _kernel.fill_open_close(opens, closes)
+        exec_prices = _kernel.take_dates(filled_opens, exec_positions)
+
+    cleaned = _kernel.clean_targets(
+        targets, tradable, allow_short=allow_short, max_gross_leverage=max_gross_leverage
+    )
+    out = _kernel.run(
+        filled_closes,
+        exec_prices,
+        exec_positions,
+        cleaned,
+        start,
+        initial_capital=float(initial_capital),
+        cost_rate=float(cost_bps) / 1e4,
+        commission=float(commission),
+        daily_cash_rate=float(cash_rate) / TRADING_DAYS_PER_YEAR,
+    )
+    index = prices.index[start:]
+    return SimulationResult(
+        returns=pd.Series(out.returns, index=index, name="returns", copy=False),
+        # The transpose is a view whose memory order is pandas' own block layout.
+        weights=pd.DataFrame(out.weights.T, index=index, columns=prices.columns, copy=False),
+        turnover=pd.Series(out.turnover, index=index, name="turnover", copy=False),
+        costs=pd.Series(out.costs, index=index, name="costs", copy=False),
+        trades=pd.Series(out.trades, index=index, name="trades", copy=False),
+    )
+
+
+def _check_settings(
+    *,
+    cost_bps: float,
+    commission: float,
+    initial_capital: float,
+    execution: str,
+    cash_rate: float,
+    max_gross_leverage: float | None,
+) -> None:
+    if execution not in EXECUTIONS:
+        raise ScenarioError(
+            f"execution must be one of {', '.join(EXECUTIONS)}, got {execution!r}"
+            + did_you_mean(str(execution), EXECUTIONS)
+        )
+    for name, value in (("cost_bps", cost_bps), ("commission", commission)):
+        if not (np.isfinite(value) and value >= 0):
+            raise ScenarioError(f"{name} must be a finite number >= 0, got {value!r}")
+    if not (np.isfinite(initial_capital) and initial_capital > 0):
+        raise ScenarioError(f"initial_capital must be a positive number, got {initial_capital!r}")
+    if not np.isfinite(cash_rate):
+        raise ScenarioError(f"cash_rate must be a finite annual rate, got {cash_rate!r}")
+    if max_gross_leverage is not None and not (
+        np.isfinite(max_gross_leverage) and max_gross_leverage > 0
+    ):
+        raise ScenarioError(
+            f"max_gross_leverage must be a positive number or None, got {max_gross_leverage!r}"
+        )
+
+
+def _price_array(frame: pd.DataFrame, what: str) -> tuple[npt.NDArray[np.float64], bool]:
+    """The frame's values as a ``(m, n)`` float64 array, and whether any price is missing.
+
+    Checked: positive where present. For a float frame (or a row slice of one) the
+    transpose is a view of pandas' block, so nothing is copied.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
+    if not frame.index.is_unique or not frame.index.is_monotonic_increasing:
+        raise DataError(
+            f"{what} index must be sorted and without duplicate dates; "
+            "sort it and drop duplicates first (frame.sort_index())"
+        )
+    if not frame.columns.is_unique:
+        duplicated = frame.columns[frame.columns.duplicated()].tolist()
+        raise DataError(f"{what} has duplicated columns {duplicated}; keep one of each")
+    try:
+        values = frame.to_numpy(dtype=np.float64).T
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what} must be numeric: {exc}") from exc
+    if values.strides[1] != values.itemsize:
+        # Dates must be contiguous within each asset's row (a row slice of a frame still
+        # is); a Fortran-ordered (m, n) array would make every operation strided.
+        values = np.ascontiguousarray(values)
+    if values.size == 0:
+        return values, False
+    # Reductions, not masks: no temporary the size of the data. min and max propagate
+    # NaN, so the common case (no price missing) costs two passes.
+    low, high = values.min(), values.max()
+    missing = False
+    if not (low > 0 and high < np.inf):
+        missing = bool(np.isnan(low))
+        if missing:
+            low, high = np.fmin.reduce(values, axis=None), np.fmax.reduce(values, axis=None)
+            if np.isnan(low):
+                return values, True  # nothing is priced at all: nothing can be held
+    if not (low > 0 and high < np.inf):
+        rows, cols = np.nonzero(~((values.T > 0) & (values.T < np.inf)) & ~np.isnan(values.T))
+        raise DataError(
+            f"{what} must be positive and finite where present (NaN marks a missing "
+            f"price): {frame.columns[cols[0]]!r} on {frame.index[rows[0]]} is "
+            f"{values[cols[0], rows[0]]!r}"
+        )
+    return values, missing
+
+
+def _target_array(
+    target_weights: pd.DataFrame, prices: pd.DataFrame
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Date positions in ``prices`` (sorted) and ``(m, J)`` targets on ``prices.columns``."""
+    if not isinstance(target_weights, pd.DataFrame):
+        raise DataError(
+            f"target_weights must be a pandas DataFrame, got {type(target_weights).__name__}"
+        )
+    columns = target_weights.columns
+    if not columns.is_unique:
+        duplicated = columns[columns.duplicated()].tolist()
+        raise DataError(f"target_weights has duplicated columns {duplicated}; keep one of each")
+    column_positions = prices.columns.get_indexer(columns)
+    if (column_positions < 0).any():
+        unknown = columns[column_positions < 0]
+        raise DataError(
+            f"target_weights has columns that are not in prices: {unknown.tolist()}"
+            + did_you_mean(str(unknown[0]), [str(c) for c in prices.columns])
+            + f"; prices has {len(prices.columns)} columns"
+        )
+    if not target_weights.index.is_unique:
+        repeated = target_weights.index[target_weights.index.duplicated()]
+        raise DataError(
+            f"target_weights has duplicated rebalance date {repeated[0]}; keep one row per date"
+        )
+    positions = prices.index.get_indexer(target_weights.index).astype(np.int64)
+    if (positions < 0).any():
+        bad = target_weights.index[np.flatnonzero(positions < 0)[0]]
+        raise DataError(
+            f"target_weights date {bad} is not in the prices index; rebalance dates must be "
+            "trading days of prices"
+        )
+    try:
+        values = target_weights.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"target_weights must be numeric: {exc}") from exc
+    # A sum, not a mask the size of the data: it is finite unless a weight is not.
+    if not np.isfinite(values.sum()):
+        rows, cols = np.nonzero(~np.isfinite(values))
+        if len(rows):
+            raise DataError(
+                f"target_weights must be finite: {columns[cols[0]]!r} on "
+                f"{target_weights.index[rows[0]]} is {values[rows[0], cols[0]]!r}; use 0 "
+                "for no position"
+            )
+    in_order = bool((np.diff(positions) > 0).all())
+    order = slice(None) if in_order else np.argsort(positions)
+    same_columns = len(columns) == len(prices.columns) and bool(
+        (column_positions == np.arange(len(columns))).all()
+    )
+    if same_columns:
+        return positions[order], np.ascontiguousarray(values.T[:, order])
+    targets = np.zeros((len(prices.columns), len(positions)))
+    targets[column_positions] = values.T[:, order]
+    return positions[order], targets
+
+
+def _open_array(
+    open_prices: pd.DataFrame | None, prices: pd.DataFrame
+) -> tuple[npt.NDArray[np.float64], bool]:
+    """Open prices aligned to ``prices``' dates and columns, as :func:`_price_array`."""
+    if open_prices is None:
+        raise ScenarioError(
+            'execution="next_open" needs open_prices; pass them or use execution="close"'
+        )
+    if not open_prices.index.equals(prices.index):
+        raise DataError("open_prices must have exactly the dates of prices (same index)")
+    missing = prices.columns.difference(open_prices.columns)
+    if len(missing):
+        raise DataError(f"open_prices lacks columns of prices: {missing.tolist()}")
+    if not open_prices.columns.equals(prices.columns):
+        open_prices = open_prices.reindex(columns=prices.columns)
+    return _price_array(open_prices, "open_prices")
+
+
+def _empty_result(prices: pd.DataFrame) -> SimulationResult:
+    index = prices.index[:0]
+    return SimulationResult(
+        returns=pd.Series(np.zeros(0), index=index, name="returns"),
+        weights=pd.DataFrame(
+            np.zeros((0, len(prices.columns))), index=index, columns=prices.columns
+        ),
+        turnover=pd.Series(np.zeros(0), index=index, name="turnover"),
+        costs=pd.Series(np.zeros(0), index=index, name="costs"),
+        trades=pd.Series(np.zeros(0, dtype=np.int64), index=index, name="trades"),
+    )
