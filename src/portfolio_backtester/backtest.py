@@ -96,6 +96,11 @@ def run_backtest(
     if benchmark_returns is not None:
         benchmark_metrics = compute_metrics(benchmark_returns, None, risk_free_rate=rf)
     in_period = weights.loc[returns.index[0] : returns.index[-1]]
+    entry = int(weights.index.searchsorted(returns.index[0], side="right")) - 1
+    if entry >= 0 and (in_period.empty or in_period.index[0] != returns.index[0]):
+        # The targets in force on the first day, so the weights file shows the entry too.
+        first = weights.iloc[[entry]].set_axis(pd.DatetimeIndex([returns.index[0]]), axis=0)
+        in_period = pd.concat([first, in_period])
     elapsed = time.perf_counter() - started
     logger.info(
         "backtest of %s %s: %d days in %.2f s", strategy_cls.name, resolved, len(returns), elapsed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from pathlib import Path
 
 import optuna
@@ -80,12 +81,15 @@ def open_storage(url: str) -> BaseStorage:
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         interval, grace = heartbeat_settings()
         try:
-            return RDBStorage(
-                url,
-                engine_kwargs={"pool_pre_ping": True},
-                heartbeat_interval=interval,
-                grace_period=grace,
-            )
+            with warnings.catch_warnings():
+                # The heartbeat is experimental in Optuna; we rely on it knowingly.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    engine_kwargs={"pool_pre_ping": True},
+                    heartbeat_interval=interval,
+                    grace_period=grace,
+                )
         except Exception as exc:  # noqa: BLE001  # SQLAlchemy/driver errors vary by cause
             raise OptimizationError(f"cannot open the study storage {url!r}: {exc}") from None
     raise OptimizationError(

@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -314,7 +315,10 @@ def run_trials(
                 optuna.storages.fail_stale_trials(study)
             if len(study.get_trials(deepcopy=False)) >= plan.budget:
                 break
-            trial = study.ask()
+            with warnings.catch_warnings():
+                # Optuna expects heartbeats only under Study.optimize; _heartbeat records them.
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = study.ask()
             trial.set_user_attr(WORKER, tag)
         with _heartbeat(study, trial, enabled=heartbeat):
             _run_trial(study, trial, plan, scenario, data, finite)
