@@ -256,18 +256,17 @@ def _worker(args: argparse.Namespace) -> int:
 
     storage = open_storage(args.storage)
     scenario, fingerprint, plans = joined_plans(storage, args.study_name)
-    left = remaining_trials(storage, plans)
-    if left == 0:
-        print(f"study {args.study_name!r} has spent its budget; nothing left to do")
-        return 0
     data = build_optimization_data(load_market_data(scenario.data))
     if data_fingerprint(data) != fingerprint:
         raise OptimizationError(
             f"this host's data for study {args.study_name!r} differ from the data the study "
             f"was started with (source {scenario.data.source}"
             + (f", path {scenario.data.path}" if scenario.data.path else "")
-            + "); give every host the same files"
+            + "); give every host the same files, and the same pandas and pyarrow versions"
         )
+    if remaining_trials(storage, plans) == 0:
+        print(f"study {args.study_name!r} has spent its budget; nothing left to do")
+        return 0
     runner = ParallelOptimizationRunner(
         scenario=scenario,
         data=data,

@@ -73,8 +73,25 @@ def cli(tmp_path: Path, host: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
+_STORAGE: list[Any] = []
+
+
+def _storage() -> Any:
+    """One storage for the test process, its connections closed at the end (see fixture)."""
+    if not _STORAGE:
+        _STORAGE.append(open_storage(URL))
+    return _STORAGE[0]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _close_storage() -> Any:
+    yield
+    while _STORAGE:
+        _STORAGE.pop().engine.dispose()
+
+
 def wait_for_study(name: str, timeout: float = 60) -> None:
-    storage = open_storage(URL)
+    storage = _storage()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(s.study_name == name for s in optuna.get_all_study_summaries(storage)):
@@ -86,7 +103,7 @@ def wait_for_study(name: str, timeout: float = 60) -> None:
 
 
 def trials(name: str) -> list[optuna.trial.FrozenTrial]:
-    return optuna.load_study(study_name=name, storage=open_storage(URL)).trials
+    return optuna.load_study(study_name=name, storage=_storage()).trials
 
 
 @pytest.fixture
