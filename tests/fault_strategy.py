@@ -2,7 +2,8 @@
 
 It behaves like equal weight, and on request sleeps, raises, returns NaN weights, kills its
 own interpreter or writes into the shared data. With ``PBT_TEST_PID_DIR`` set, every call
-leaves a file named after the process ID, so a test can find and signal the workers.
+leaves a file named after the process ID holding its resident memory, so a test can find and
+signal the workers and watch their memory.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 from portfolio_backtester.optimization.results import OptimizationData
 from portfolio_backtester.strategies import BaseStrategy, Parameter
 
-MODES = ("ok", "sleep", "raise", "nan", "crash", "write", "raise_high_x")
+MODES = ("ok", "sleep", "raise", "nan", "crash", "write", "raise_high_x", "crash_high_x")
 
 
 class FaultStrategy(BaseStrategy):
@@ -35,13 +36,14 @@ class FaultStrategy(BaseStrategy):
     def generate_weights(self, data: OptimizationData, params: Mapping[str, Any]) -> pd.DataFrame:
         pid_dir = os.environ.get("PBT_TEST_PID_DIR")
         if pid_dir:
-            Path(pid_dir, str(os.getpid())).touch()
+            # The file holds the process's resident memory (kB) at its latest call.
+            Path(pid_dir, str(os.getpid())).write_text(str(_rss_kb()), encoding="utf-8")
         mode = params["mode"]
         if params["sleep_s"]:
             time.sleep(params["sleep_s"])
         if mode == "raise" or (mode == "raise_high_x" and params["x"] > 0.5):
             raise ValueError(f"injected failure at x={params['x']:.3f}")
-        if mode == "crash":
+        if mode == "crash" or (mode == "crash_high_x" and params["x"] > 0.5):
             faulthandler.disable()
             faulthandler._sigsegv()
         if mode == "write":
@@ -55,3 +57,10 @@ class FaultStrategy(BaseStrategy):
         return pd.DataFrame(
             weights * (0.5 + params["x"]) / 1.5, index=prices.index, columns=prices.columns
         )
+
+
+def _rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0

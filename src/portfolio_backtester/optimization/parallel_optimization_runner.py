@@ -122,10 +122,13 @@ class ParallelOptimizationRunner:
         if config is None:
             raise ScenarioError("the scenario has no 'optimize' section to optimise")
         validate_optimization(self.scenario, self.data)
+        # Files left by a run that was killed outright go first, whatever this run does.
+        remove_orphaned_data_dirs(self.data_dir)
         trials = self.trials if self.trials is not None else config.trials
-        storage = open_storage(self.storage_url)
         if plans is None:
             n_jobs = resolve_n_jobs(self.n_jobs, trials)
+        storage = open_storage(self.storage_url)
+        if plans is None:
             plans = plan_studies(
                 self.scenario,
                 self.data,
@@ -184,7 +187,6 @@ class ParallelOptimizationRunner:
         config = self.scenario.optimize
         assert config is not None
         try:
-            remove_orphaned_data_dirs(self.data_dir)
             context = write_data_context(self.data, self.data_dir)
             mapped = open_data_context(context)
             lock = context_mp.Lock()

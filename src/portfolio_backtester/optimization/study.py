@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+import re
 import socket
 import threading
 import time
@@ -544,13 +545,18 @@ def _best_trials(study: optuna.Study) -> list[FrozenTrial]:
     ]
     if not complete:
         failed = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.FAIL]
-        reasons = collections.Counter(
-            str(t.user_attrs.get(FAIL_REASON, "unknown")) for t in failed
-        )
+        # Reasons that differ only in their numbers are the same failure.
+        examples: dict[str, str] = {}
+        reasons: collections.Counter[str] = collections.Counter()
+        for t in failed:
+            reason = str(t.user_attrs.get(FAIL_REASON, "unknown"))
+            key = re.sub(r"\d+(\.\d+)?", "#", reason)
+            examples.setdefault(key, reason)
+            reasons[key] += 1
         detail = ""
         if reasons:
-            reason, count = reasons.most_common(1)[0]
-            detail = f"; most common failure ({count} of {len(failed)} trials): {reason}"
+            key, count = reasons.most_common(1)[0]
+            detail = f"; most common failure ({count} of {len(failed)} trials): {examples[key]}"
         elif study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             detail = "; every finished trial violated the constraints"
         raise OptimizationError(f"study {study.study_name!r} has no usable trial{detail}")

@@ -1,0 +1,98 @@
+"""Helpers for tests that run the real command line in its own process group and signal it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+
+from portfolio_backtester.optimization.storage import default_storage_url, open_storage
+
+TESTS = Path(__file__).resolve().parent
+
+
+def fault_scenario(
+    mode: str = "ok", sleep_s: float = 0.0, trials: int = 12, **optimize: Any
+) -> dict[str, Any]:
+    """A small optimisation of the fault-injection strategy over one searched value ``x``."""
+    return {
+        "name": "fault",
+        "data": {"universe": ["AAPL", "KO", "XOM"], "start": "2012-01-03", "end": "2016-12-30"},
+        "strategy": {
+            "name": "fault_strategy:FaultStrategy",
+            "params": {"mode": mode, "sleep_s": sleep_s},
+        },
+        "optimize": {
+            "params": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+            "sampler": "random",
+            "trials": trials,
+            "windows": {"train_days": 252, "test_days": 252},
+            **optimize,
+        },
+    }
+
+
+def start_cli(
+    folder: Path, document: dict[str, Any], *extra: str, study: str = "s"
+) -> subprocess.Popen[str]:
+    """``optimize`` in a new session, with its output, study and data directory in ``folder``."""
+    scenario = folder / f"scenario-{study}-{uuid.uuid4().hex[:6]}.yaml"
+    scenario.write_text(yaml.safe_dump(document), encoding="utf-8")
+    (folder / "pids").mkdir(exist_ok=True)
+    (folder / "data").mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(TESTS), "PBT_TEST_PID_DIR": str(folder / "pids")}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "portfolio_backtester",
+            "optimize",
+            "--scenario",
+            str(scenario),
+            "--output",
+            str(folder),
+            "--study-name",
+            study,
+            "--data-dir",
+            str(folder / "data"),
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def worker_pids(folder: Path, parent: int, n: int, timeout: float = 60) -> list[int]:
+    """PIDs of the first ``n`` worker processes that ran a trial (not the parent)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = [int(p.name) for p in (folder / "pids").iterdir() if int(p.name) != parent]
+        if len(pids) >= n:
+            return pids
+        time.sleep(0.05)
+    raise AssertionError("workers did not start")
+
+
+def alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "State:\tZ" not in status.read_text()
+    except FileNotFoundError:
+        return False
+
+
+def study_trials(folder: Path, study: str = "s") -> list[optuna.trial.FrozenTrial]:
+    """The trials of the study kept in ``folder``'s journal file."""
+    storage = open_storage(default_storage_url(folder))
+    return optuna.load_study(study_name=study, storage=storage).trials
