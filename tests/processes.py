@@ -62,6 +62,7 @@ def start_cli(
             study,
             "--data-dir",
             str(folder / "data"),
+            "--no-report",
             *extra,
         ],
         env=env,

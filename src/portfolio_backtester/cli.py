@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    common.add_argument(
+        "--no-report", action="store_true", help="skip report.html (rebuild it with 'report')"
+    )
 
     parser = argparse.ArgumentParser(
         prog="portfolio-backtester",
@@ -163,7 +166,6 @@ def _backtest(args: argparse.Namespace) -> int:
     result = run_backtest(scenario)
     output = _output_dir(args, scenario)
     result.save(output)
-    report = build_report(output)
     print(f"{scenario.name}: {scenario.strategy.name} {_params(result.params)}")
     print(
         f"{result.returns.index[0]:%Y-%m-%d} to {result.returns.index[-1]:%Y-%m-%d}, "
@@ -171,8 +173,9 @@ def _backtest(args: argparse.Namespace) -> int:
     )
     benchmark = str(result.benchmark_returns.name) if result.benchmark_returns is not None else ""
     print(metrics_table({"Strategy": result.metrics, benchmark: result.benchmark_metrics}))
-    print(f"\nwrote {output}/ (report.html, metrics.json, returns.csv, weights.csv, equity.png)")
-    print(f"report: {report}")
+    print(f"\nwrote {output}/ (metrics.json, returns.csv, weights.csv, equity.png)")
+    if not args.no_report:
+        print(f"report: {build_report(output)}")
     return 0
 
 
@@ -240,9 +243,9 @@ def _optimize(args: argparse.Namespace) -> int:
         str(backtest.benchmark_returns.name) if backtest.benchmark_returns is not None else ""
     )
     print(metrics_table({"Best params": backtest.metrics, benchmark: backtest.benchmark_metrics}))
-    report = build_report(output)
-    print(f"\nwrote {output}/ (report.html, best_params.yaml, trials.csv, …)")
-    print(f"report: {report}")
+    print(f"\nwrote {output}/ (best_params.yaml, trials.csv, metrics.json, returns.csv, …)")
+    if not args.no_report:
+        print(f"report: {build_report(output)}")
     return 0
 
 

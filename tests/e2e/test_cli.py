@@ -49,7 +49,10 @@ def test_every_strategy_backtests_through_the_cli(
         }
     )
     out = tmp_path / "out"
-    assert main(["backtest", "--scenario", str(scenario), "--output", str(out), "-q"]) == 0
+    assert (
+        main(["backtest", "--scenario", str(scenario), "--output", str(out), "-q", "--no-report"])
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["start"] >= "2015-01-02" and metrics["end"] <= "2018-12-31"
     returns = pd.read_csv(out / "returns.csv")
@@ -112,6 +115,7 @@ def test_python_dash_m_runs_in_a_real_subprocess(tmp_path: Path) -> None:
             "--output",
             str(tmp_path / "m"),
             "-q",
+            "--no-report",
         ],
         capture_output=True,
         text=True,

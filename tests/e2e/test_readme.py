@@ -48,4 +48,18 @@ def test_example_scenarios_run(path: Path, tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     command = "optimize" if "optimize:" in text else "backtest"
     extra = ["--trials", "3"] if command == "optimize" else []
-    assert main([command, "--scenario", str(path), "--output", str(tmp_path), "-q", *extra]) == 0
+    assert (
+        main(
+            [
+                command,
+                "--scenario",
+                str(path),
+                "--output",
+                str(tmp_path),
+                "-q",
+                "--no-report",
+                *extra,
+            ]
+        )
+        == 0
+    )

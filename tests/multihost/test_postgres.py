@@ -133,6 +133,7 @@ def test_two_hosts_share_one_study_and_its_exact_budget(tmp_path: Path, study_na
         "--output",
         str(tmp_path / "out"),
         "-q",
+        "--no-report",
     )
     wait_for_study(study_name)
     host_b = cli(
@@ -162,6 +163,8 @@ def test_two_hosts_share_one_study_and_its_exact_budget(tmp_path: Path, study_na
             "--output",
             str(single),
             "-q",
+            "--no-report",
+            "--no-report",
         ],
         env={**os.environ, "PYTHONPATH": str(TESTS)},
         capture_output=True,
@@ -191,6 +194,7 @@ def test_a_killed_host_loses_only_its_running_trials(tmp_path: Path, study_name:
         "--output",
         str(tmp_path / "out"),
         "-q",
+        "--no-report",
     )
     wait_for_study(study_name)
     host_b = cli(
@@ -252,6 +256,7 @@ def test_a_host_with_different_data_is_refused(tmp_path: Path, study_name: str) 
         "--output",
         str(tmp_path / "out"),
         "-q",
+        "--no-report",
     )
     _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
@@ -278,6 +283,7 @@ def test_joining_a_finished_study_exits_at_once(tmp_path: Path, study_name: str)
         "--output",
         str(tmp_path / "out"),
         "-q",
+        "--no-report",
     )
     _, err = first.communicate(timeout=240)
     assert first.returncode == 0, err

@@ -152,7 +152,9 @@ def test_row_05_failing_trials_are_recorded_and_all_failing_names_the_reason(
 ) -> None:
     scenario = tmp_path / "s.yaml"
     scenario.write_text(yaml.safe_dump(fault_scenario(mode=mode, trials=4)), encoding="utf-8")
-    code = main(["optimize", "--scenario", str(scenario), "--output", str(tmp_path), "-q"])
+    code = main(
+        ["optimize", "--scenario", str(scenario), "--output", str(tmp_path), "-q", "--no-report"]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert re.search(r"most common failure \(4 of 4 trials\): " + f"({reason})", err), err
@@ -341,7 +343,18 @@ def test_row_11_a_ticker_listed_later_is_normal(tmp_path: Path) -> None:
         )
     )
     assert (
-        main(["backtest", "--scenario", str(scenario), "--output", str(tmp_path / "o"), "-q"]) == 0
+        main(
+            [
+                "backtest",
+                "--scenario",
+                str(scenario),
+                "--output",
+                str(tmp_path / "o"),
+                "-q",
+                "--no-report",
+            ]
+        )
+        == 0
     )
 
 

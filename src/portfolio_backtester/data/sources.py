@@ -18,6 +18,8 @@ from .synthetic import synthetic_prices
 __all__ = ["MarketData", "load_market_data", "read_price_file"]
 
 MAX_CALENDAR_GAP_DAYS = 31
+_EARLIEST = pd.Timestamp("1800-01-01", tz="UTC")
+_LATEST = pd.Timestamp("2200-01-01", tz="UTC")
 MAX_FILLED_GAP_ROWS = 10
 
 
@@ -180,17 +182,20 @@ def _from_long(
 
 
 def _parse_dates(values: pd.Index, path: Path, column: str) -> pd.DatetimeIndex:
-    parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="mixed")
-    bad = parsed.isna().to_numpy()
+    text = pd.Series(values, dtype=object)
+    try:
+        # utc=True: a file may mix offsets; daily data is then compared on one clock.
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    except (ValueError, OverflowError) as exc:
+        raise DataError(f"{path}: cannot parse the dates in column {column!r}: {exc}") from None
+    bad = (parsed.isna() | (parsed < _EARLIEST) | (parsed > _LATEST)).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"{path}: cannot parse date {values[row]!r} in column {column!r} at row {row + 2}"
+            f"{path}: cannot parse date {values[row]!r} in column {column!r} at row {row + 2} "
+            "(expected a date such as 2021-01-04, between 1800 and 2200)"
         )
-    index = pd.DatetimeIndex(parsed, name="date")
-    if index.tz is not None:
-        index = index.tz_convert(None)
-    return index
+    return pd.DatetimeIndex(parsed, name="date").tz_convert(None)
 
 
 def _numeric(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
