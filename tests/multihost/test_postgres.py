@@ -31,7 +31,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 GRID = {"x": {"type": "float", "low": 0.0, "high": 1.0, "step": 0.05}}  # 21 points
 
 
-def scenario(tmp_path: Path, *, sleep_s: float = 0.05, universe: list[str] | None = None) -> Path:
+def scenario(
+    tmp_path: Path, *, sleep_s: float = 0.05, universe: list[str] | None = None, step: float = 0.05
+) -> Path:
     document: dict[str, Any] = {
         "name": "multi",
         "data": {
@@ -41,10 +43,10 @@ def scenario(tmp_path: Path, *, sleep_s: float = 0.05, universe: list[str] | Non
         },
         "strategy": {"name": "fault_strategy:FaultStrategy", "params": {"sleep_s": sleep_s}},
         "optimize": {
-            "params": GRID,
+            "params": {"x": {**GRID["x"], "step": step}},
             "sampler": "grid",
             "seed": 3,
-            "trials": 21,
+            "trials": round(1 / step) + 1,
             "windows": {"train_days": 252, "test_days": 252},
         },
     }
@@ -180,7 +182,7 @@ def test_two_hosts_share_one_study_and_its_exact_budget(tmp_path: Path, study_na
 
 
 def test_a_killed_host_loses_only_its_running_trials(tmp_path: Path, study_name: str) -> None:
-    path = scenario(tmp_path, sleep_s=0.5)
+    path = scenario(tmp_path, sleep_s=0.5, step=0.025)  # 41 points: B joins well before the end
     host_a = cli(
         tmp_path,
         "a",
@@ -212,12 +214,13 @@ def test_a_killed_host_loses_only_its_running_trials(tmp_path: Path, study_name:
         if running_b:
             break
         time.sleep(0.1)
+    assert running_b, "host B never ran a trial"
     os.killpg(host_b.pid, signal.SIGKILL)
     host_b.communicate(timeout=30)
     _out_a, err_a = host_a.communicate(timeout=240)
     assert host_a.returncode == 0, err_a
     done = trials(study_name)
-    assert len(done) == 21
+    assert len(done) == 41
     assert not [t for t in done if t.state == TrialState.RUNNING]
     failed = [t for t in done if t.state == TrialState.FAIL]
     assert failed, "the killed host's running trials end up failed"
