@@ -62,7 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "idle_worker": _idle_worker_memory(context),
     }
     if args.model in ("pull", "both"):
-        report["pull"] = _run_pull(context, data, args.n_jobs, args.directory)
+        holder = [data]
+        del data  # the pull parent keeps no private copy, as the optimiser's runner does
+        report["pull"] = _run_pull(context, holder, args.n_jobs, args.directory)
+        data = synthetic_data(size_bytes, args.columns, seed=args.seed)
     if args.model in ("push", "both"):
         report["push"] = _run_push(context, data, args.n_jobs)
     if args.model == "both":
@@ -96,14 +99,19 @@ def synthetic_data(size_bytes: int, columns: int, *, seed: int) -> OptimizationD
 
 
 def _run_pull(
-    context: SpawnContext, data: OptimizationData, n_jobs: int, directory: str | None
+    context: SpawnContext, holder: list[OptimizationData], n_jobs: int, directory: str | None
 ) -> dict[str, Any]:
+    """Write the files, then drop the private copy and map the files in the parent too."""
+    data = holder.pop()
     started = time.perf_counter()
     shared = write_data_context(data, directory)
+    del data
     try:
         prepare_s = time.perf_counter() - started
         pickled_bytes = len(pickle.dumps(shared))
+        mapped = open_data_context(shared)  # what the parent's final backtest reads
         result = _run_workers(context, _pull_worker, shared, n_jobs)
+        del mapped
     finally:
         remove_data_context(shared)  # after _run_workers joined every worker
     return {"parent_prepare_s": prepare_s, "pickled_bytes_per_worker": pickled_bytes, **result}

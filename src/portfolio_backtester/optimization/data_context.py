@@ -697,11 +697,12 @@ def _decode_flat(spec: Mapping[str, Any], directory: Path, where: str) -> pd.Ind
         tz = _optional(spec, "tz", str, where)
         try:
             if kind == "timedelta":
-                labels = pd.TimedeltaIndex(ticks.view(f"m8[{unit}]"))
+                labels = pd.TimedeltaIndex(ticks.view(f"m8[{unit}]"), copy=False)
                 if freq is not None:  # pandas checks that the labels follow the frequency
                     labels = pd.TimedeltaIndex(labels, freq=freq)
             else:
-                labels = pd.DatetimeIndex(ticks.view(f"M8[{unit}]"))
+                # copy=False: pandas 3 copies by default; the mapped labels stay shared.
+                labels = pd.DatetimeIndex(ticks.view(f"M8[{unit}]"), copy=False)
                 if tz is not None:
                     labels = labels.tz_localize("UTC").tz_convert(tz)
                 if freq is not None:
@@ -741,10 +742,11 @@ def _decode_text(spec: Mapping[str, Any], name: str | int | None, where: str) ->
 
 
 def _load_labels(directory: Path, file: object, kinds: str, where: str) -> npt.NDArray[Any]:
-    """A small 1-D label array, read fully (labels are tiny next to values)."""
+    """A 1-D label array, mapped like the values: a long date index is then neither read
+    nor copied when a worker opens the data, so opening costs the same at any size."""
     path = directory / _plain_file_name(file, where)
     try:
-        array = np.load(path, allow_pickle=False)
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise DataError(f"{where}: cannot read {path}: {exc}") from exc
     if not isinstance(array, np.ndarray):
