@@ -92,6 +92,32 @@ def _close_storage() -> Any:
         _STORAGE.pop().engine.dispose()
 
 
+def start_two_hosts(
+    tmp_path: Path, path: Path, study_name: str
+) -> tuple[subprocess.Popen[str], subprocess.Popen[str]]:
+    """Host A creates the study with one local worker; host B joins it with two."""
+    host_a = cli(
+        tmp_path,
+        "a",
+        "optimize",
+        "--scenario",
+        str(path),
+        "--storage",
+        URL,
+        "--study-name",
+        study_name,
+        "--output",
+        str(tmp_path / "out"),
+        "-q",
+        "--no-report",
+    )
+    wait_for_study(study_name)
+    host_b = cli(
+        tmp_path, "b", "worker", "--storage", URL, "--study-name", study_name, "--n-jobs", "2"
+    )
+    return host_a, host_b
+
+
 def wait_for_study(name: str, timeout: float = 60) -> None:
     storage = _storage()
     deadline = time.monotonic() + timeout
@@ -122,25 +148,7 @@ def test_server_is_reachable() -> None:
 
 def test_two_hosts_share_one_study_and_its_exact_budget(tmp_path: Path, study_name: str) -> None:
     path = scenario(tmp_path, sleep_s=0.2)
-    host_a = cli(
-        tmp_path,
-        "a",
-        "optimize",
-        "--scenario",
-        str(path),
-        "--storage",
-        URL,
-        "--study-name",
-        study_name,
-        "--output",
-        str(tmp_path / "out"),
-        "-q",
-        "--no-report",
-    )
-    wait_for_study(study_name)
-    host_b = cli(
-        tmp_path, "b", "worker", "--storage", URL, "--study-name", study_name, "--n-jobs", "2"
-    )
+    host_a, host_b = start_two_hosts(tmp_path, path, study_name)
     _out_b, err_b = host_b.communicate(timeout=240)
     _out_a, err_a = host_a.communicate(timeout=240)
     assert host_a.returncode == 0, err_a
@@ -183,25 +191,7 @@ def test_two_hosts_share_one_study_and_its_exact_budget(tmp_path: Path, study_na
 
 def test_a_killed_host_loses_only_its_running_trials(tmp_path: Path, study_name: str) -> None:
     path = scenario(tmp_path, sleep_s=0.5, step=0.025)  # 41 points: B joins well before the end
-    host_a = cli(
-        tmp_path,
-        "a",
-        "optimize",
-        "--scenario",
-        str(path),
-        "--storage",
-        URL,
-        "--study-name",
-        study_name,
-        "--output",
-        str(tmp_path / "out"),
-        "-q",
-        "--no-report",
-    )
-    wait_for_study(study_name)
-    host_b = cli(
-        tmp_path, "b", "worker", "--storage", URL, "--study-name", study_name, "--n-jobs", "2"
-    )
+    host_a, host_b = start_two_hosts(tmp_path, path, study_name)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         running_b = [

@@ -58,6 +58,7 @@ __all__ = [
     "FORMAT_VERSION",
     "data_fingerprint",
     "open_data_context",
+    "pid_alive",
     "remove_data_context",
     "remove_orphaned_data_dirs",
     "required_bytes",
@@ -243,7 +244,7 @@ def remove_orphaned_data_dirs(parent: str | os.PathLike[str] | None = None) -> l
         if marker is None or marker[1] != host:
             continue
         pid = marker[0]
-        if pid == os.getpid() or _pid_alive(pid):
+        if pid == os.getpid() or pid_alive(pid):
             continue
         try:
             shutil.rmtree(path)
@@ -542,7 +543,7 @@ def _read_marker(path: Path) -> tuple[int, str] | None:
 if sys.platform == "win32":
     import ctypes
 
-    def _pid_alive(pid: int) -> bool:
+    def pid_alive(pid: int) -> bool:
         # os.kill(pid, 0) would send CTRL_C_EVENT on Windows; ask the kernel instead.
         kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
         handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
@@ -558,7 +559,7 @@ if sys.platform == "win32":
 
 else:
 
-    def _pid_alive(pid: int) -> bool:
+    def pid_alive(pid: int) -> bool:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

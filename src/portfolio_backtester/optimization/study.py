@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import re
 import socket
 import threading
@@ -27,7 +26,7 @@ from ..data import trading_slice
 from ..errors import OptimizationError
 from ..metrics import metric
 from ..strategies import get_strategy
-from .data_context import data_fingerprint
+from .data_context import data_fingerprint, pid_alive
 from .objective import directions, evaluate_params, objective_names, simulate_window
 from .results import OptimizationData, OptimizationResult, WalkForwardWindow, WindowResult
 from .space import grid_values, space_size, suggest, validate_space
@@ -433,7 +432,7 @@ def recover_orphaned_trials(study: optuna.Study) -> int:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = str(trial.user_attrs.get(WORKER, ""))
         worker_host, _, pid = worker.rpartition(":")
-        if worker_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+        if worker_host == host and pid.isdigit() and not pid_alive(int(pid)):
             count += _fail_trial(study, trial, f"worker {worker} is gone")
     if count:
         logger.warning(
@@ -449,16 +448,6 @@ def _fail_trial(study: optuna.Study, trial: FrozenTrial, reason: str) -> int:
     except (RuntimeError, ValueError, optuna.exceptions.UpdateFinishedTrialError):
         return 0  # it finished meanwhile
     return 1
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def summarize(
