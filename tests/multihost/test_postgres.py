@@ -45,6 +45,7 @@ def scenario(
         "optimize": {
             "params": {"x": {**GRID["x"], "step": step}},
             "sampler": "grid",
+            "objectives": [{"metric": "CAGR"}],  # rises with x: one clear best
             "seed": 3,
             "trials": round(1 / step) + 1,
             "windows": {"train_days": 252, "test_days": 252},
@@ -147,15 +148,16 @@ def test_server_is_reachable() -> None:
 
 
 def test_two_hosts_share_one_study_and_its_exact_budget(tmp_path: Path, study_name: str) -> None:
-    path = scenario(tmp_path, sleep_s=0.2)
+    path = scenario(tmp_path, sleep_s=0.2, step=0.025)  # 41 points: long enough to share
     host_a, host_b = start_two_hosts(tmp_path, path, study_name)
     _out_b, err_b = host_b.communicate(timeout=240)
     _out_a, err_a = host_a.communicate(timeout=240)
     assert host_a.returncode == 0, err_a
     assert host_b.returncode == 0, err_b
     done = trials(study_name)
-    assert len(done) == 21
+    assert len(done) == 41
     assert {t.state for t in done} == {TrialState.COMPLETE}
+    assert len({round(t.params["x"], 6) for t in done}) == 41, "the grid is covered once"
     pids_a = {p.name for p in (tmp_path / "a").iterdir() if p.name.isdigit()}
     pids_b = {p.name for p in (tmp_path / "b").iterdir() if p.name.isdigit()}
     workers = {t.user_attrs["worker"].rpartition(":")[2] for t in done}

@@ -262,7 +262,9 @@ def make_sampler(
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "grid":
         grid = {name: grid_values(spec) for name, spec in config.params.items()}
-        return _GridSampler(grid, seed=seed)  # type: ignore[arg-type]
+        # Every worker must shuffle the grid alike (the scenario's seed, not its own):
+        # the grid sampler maps trial numbers to points through that order.
+        return _GridSampler(grid, seed=config.seed)  # type: ignore[arg-type]
     if config.sampler == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed)
     if config.sampler == "nsga2":
