@@ -36,7 +36,8 @@ class FaultStrategy(BaseStrategy):
     def generate_weights(self, data: OptimizationData, params: Mapping[str, Any]) -> pd.DataFrame:
         pid_dir = os.environ.get("PBT_TEST_PID_DIR")
         if pid_dir:
-            # The file holds the process's resident memory (kB) at its latest call.
+            # The file holds the process's private resident memory (kB, RssAnon: mapped
+            # data files excluded) at its latest call.
             Path(pid_dir, str(os.getpid())).write_text(str(_rss_kb()), encoding="utf-8")
         mode = params["mode"]
         if params["sleep_s"]:
@@ -61,6 +62,6 @@ class FaultStrategy(BaseStrategy):
 
 def _rss_kb() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith("RssAnon:"):
             return int(line.split()[1])
     return 0

