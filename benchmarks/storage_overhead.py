@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -128,6 +129,7 @@ def main() -> None:
                 ) * 1e3
             entry["reopen_s"] = reopen(url, args.reopen_trials)
             results[kind] = entry
+            print(json.dumps({kind: entry}), file=sys.stderr, flush=True)
         results["reopen_trials"] = args.reopen_trials
     print(json.dumps(results, indent=2))
 
