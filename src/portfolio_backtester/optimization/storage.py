@@ -106,4 +106,4 @@ def heartbeat_enabled(storage: BaseStorage) -> bool:
 
 def study_exists(storage: BaseStorage, name: str) -> bool:
     """Whether a study of that name is already in the storage."""
-    return any(s.study_name == name for s in optuna.get_all_study_summaries(storage))
+    return any(s.study_name == name for s in storage.get_all_studies())

@@ -175,7 +175,9 @@ def joined_plans(
     """
     names = sorted(
         summary.study_name
-        for summary in optuna.get_all_study_summaries(storage)
+        # get_all_studies lists names only; study summaries would read every trial of every
+        # study in the database.
+        for summary in storage.get_all_studies()
         if summary.study_name == study_name
         or summary.study_name.startswith(f"{study_name}.window-")
     )
