@@ -1,160 +1,249 @@
 """``report.html``: one self-contained page built only from a run folder's files.
 
-Building from the files (not from objects in memory) means a finished run's report can be
-rebuilt at any time (``portfolio-backtester report RUN_FOLDER``) by the same code path.
+Building from the files (not from objects in memory) means the end of every run and
+``portfolio-backtester report RUN_FOLDER`` share one code path, and a finished run's report
+can be rebuilt, restyled or mailed at any time.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import importlib.metadata
 import io
 import json
 import logging
+import math
+import re
 import time
-import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import yaml
 from matplotlib.figure import Figure
 
-from ..errors import DataError
+from ..errors import DataError, OptimizationError
 from . import figures
 from .tables import format_metric
+
+if TYPE_CHECKING:
+    import optuna
 
 __all__ = ["build_report"]
 
 logger = logging.getLogger(__name__)
 
-STYLE = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#1d2330;
-background:#f5f6f8}
-main{max-width:1180px;margin:0 auto;padding:24px}
-h1{margin:0 0 4px;font-size:26px}h2{margin:36px 0 8px;font-size:20px;border-bottom:2px solid
-#d8dce3;padding-bottom:4px}h3{font-size:16px;margin:20px 0 6px}
-.sub{color:#5b6475;margin-bottom:16px}
-section{background:#fff;border-radius:8px;padding:8px 20px 20px;margin:18px 0;
-box-shadow:0 1px 3px rgba(0,0,0,.08)}
-table{border-collapse:collapse;font-size:13px;margin:8px 0}
-th,td{padding:4px 10px;border-bottom:1px solid #e4e7ec;text-align:right}
-th:first-child,td:first-child{text-align:left}th{background:#f0f2f5}
-img{max-width:100%;height:auto;display:block;margin:8px 0}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:8px}
-.card{background:#f0f4fa;border-radius:6px;padding:8px 12px}
-.card b{display:block;font-size:20px}.card span{color:#5b6475;font-size:12px}
-.note{color:#8a5a00}
-"""
-
 HEADLINE = ("CAGR", "Sharpe", "Max Drawdown", "Annual Volatility", "Calmar", "Turnover")
+TOP_TRIALS = 10
+DPI = 100
 
 
 def build_report(run_dir: Path) -> Path:
-    """Write ``report.html`` and the figures as PNG files in ``run_dir/figures``."""
+    """Write ``run_dir/report.html`` (figures embedded) and ``run_dir/figures/*.png``.
+
+    Every file is read and checked before anything is drawn, so a folder with a missing or
+    unreadable file fails at once with a ``DataError`` naming the folder and the file.
+    Returns the path of the report.
+    """
     started = time.perf_counter()
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise DataError(f"{run_dir}: no such run folder")
-    run = _read_json(run_dir, "run.json")
-    metrics = _read_json(run_dir, "metrics.json")
-    returns = _read_csv(run_dir, "returns.csv")
-    weights = _read_csv(run_dir, "weights.csv")
-    page = _Page(run_dir / "figures")
-    scenario = run.get("scenario", {})
-    title = f"{scenario.get('name', run_dir.name)}: {metrics.get('strategy', '')}"
-    page.add(f"<h1>{_e(title)}</h1>")
-    params = ", ".join(f"{k}={v}" for k, v in (metrics.get("params") or {}).items())
+    files = _load_run(Path(run_dir))
+    page = _Page(files.run_dir / "figures")
+    metrics, run = files.metrics, files.run
+    scenario = run.get("scenario") or {}
+    title = f"{scenario.get('name', files.run_dir.name)}: {metrics.get('strategy', '')}"
+    params = ", ".join(f"{k} = {v}" for k, v in (metrics.get("params") or {}).items())
+    optimize = files.trials is not None
+    kind = f"optimisation ({run.get('mode', '?')})" if optimize else "backtest"
     page.add(
-        f"<div class='sub'>{_e(metrics.get('start', ''))} to {_e(metrics.get('end', ''))}"
-        f" · {len(returns)} trading days · {_e(params)}</div>"
+        f"<header><h1>{_e(title)}</h1><p class='sub'>{_e(kind)} · {_e(metrics.get('start'))}"
+        f" to {_e(metrics.get('end'))} ({len(files.returns)} trading days)"
+        f"{' · best ' if optimize else ' · '}parameters {_e(params or 'defaults')}</p></header>"
     )
-    _backtest_section(page, metrics, returns, weights)
-    if run.get("kind") == "optimize":
-        _optimization_section(page, run_dir, run, returns)
-    path = run_dir / "report.html"
+    _backtest_section(page, files)
+    if files.trials is not None:
+        _optimization_section(page, files, files.trials)
+    elapsed_s = time.perf_counter() - started
+    page.add(
+        f"<footer>Built from the files in <code>{_e(files.run_dir.resolve())}</code> by "
+        f"portfolio-backtester {_e(_version())} on {datetime.now():%Y-%m-%d %H:%M} in "
+        f"{elapsed_s:.1f} s. Rebuild with <code>portfolio-backtester report "
+        f"{_e(files.run_dir)}</code>.</footer>"
+    )
+    path = files.run_dir / "report.html"
     path.write_text(page.render(title), encoding="utf-8")
     logger.info("report written to %s in %.2f s", path, time.perf_counter() - started)
     return path
 
 
+@dataclass(frozen=True, slots=True)
+class _RunFiles:
+    """What a run folder holds; the optimisation parts are None for a backtest."""
+
+    run_dir: Path
+    run: dict[str, Any]
+    metrics: dict[str, Any]
+    returns: pd.DataFrame
+    weights: pd.DataFrame
+    trials: pd.DataFrame | None = None
+    best: dict[str, Any] | None = None
+    windows: pd.DataFrame | None = None
+    oos_returns: pd.Series | None = None
+
+
+def _load_run(run_dir: Path) -> _RunFiles:
+    if not run_dir.is_dir():
+        raise DataError(
+            f"{run_dir}: no such folder; give the output folder of a backtest or optimize run"
+        )
+    run = _read_json(run_dir, "run.json")
+    names = ["metrics.json", "returns.csv", "weights.csv"]
+    optimize = run.get("kind") == "optimize"
+    walk_forward = optimize and run.get("mode") == "walk_forward"
+    names += ["best_params.yaml", "trials.csv"] * optimize
+    names += ["windows.csv", "oos_returns.csv"] * walk_forward
+    missing = [name for name in names if not (run_dir / name).is_file()]
+    if missing:
+        raise DataError(
+            f"{run_dir}: missing {', '.join(missing)} — is this the output folder of a "
+            "finished backtest or optimize run?"
+        )
+    files = _RunFiles(
+        run_dir=run_dir,
+        run=run,
+        metrics=_read_json(run_dir, "metrics.json"),
+        returns=_read_frame(run_dir, "returns.csv", ("portfolio", "turnover")),
+        weights=_read_frame(run_dir, "weights.csv", ()),
+    )
+    if not optimize:
+        return files
+    return replace(
+        files,
+        trials=_read_frame(run_dir, "trials.csv", ("study", "number", "state"), index=False),
+        best=_read_yaml(run_dir, "best_params.yaml"),
+        windows=(
+            _read_frame(run_dir, "windows.csv", ("test_start",), index=False)
+            if walk_forward
+            else None
+        ),
+        oos_returns=(
+            _read_frame(run_dir, "oos_returns.csv", ("portfolio",))["portfolio"]
+            if walk_forward
+            else None
+        ),
+    )
+
+
 class _Page:
-    """Collects HTML pieces; figures are saved as PNG and embedded as data URIs."""
+    """HTML pieces plus a table of contents; figures are saved as PNG and embedded inline."""
 
     def __init__(self, figure_dir: Path) -> None:
         self.parts: list[str] = []
+        self.contents: list[tuple[int, str, str]] = []
         self.figure_dir = figure_dir
         figure_dir.mkdir(parents=True, exist_ok=True)
 
     def add(self, text: str) -> None:
         self.parts.append(text)
 
+    def heading(self, level: int, text: str) -> None:
+        anchor = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+        while any(anchor == known for _, known, _ in self.contents):
+            anchor += "-2"
+        self.contents.append((level, anchor, text))
+        self.add(f"<h{level} id='{anchor}'>{_e(text)}</h{level}>")
+
     def figure(self, name: str, figure: Figure, alt: str) -> None:
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=100)
+        # Figures without a layout engine (Optuna's) are cropped to their contents.
+        tight = "tight" if figure.get_layout_engine() is None else None
+        figure.savefig(buffer, format="png", dpi=DPI, bbox_inches=tight)
         data = buffer.getvalue()
         (self.figure_dir / f"{name}.png").write_bytes(data)
         encoded = base64.b64encode(data).decode("ascii")
-        self.add(f"<img alt='{_e(alt)}' src='data:image/png;base64,{encoded}'>")
+        self.add(f"<img alt='{_e(alt)}' src='data:image/png;base64,{encoded}'/>")
+
+    def notes(self, notes: Sequence[str]) -> None:
+        for note in dict.fromkeys(notes):
+            self.add(f"<p class='note'>{_e(note)}</p>")
 
     def render(self, title: str) -> str:
+        links = "".join(
+            f"<a class='l{level}' href='#{anchor}'>{_e(text)}</a>"
+            for level, anchor, text in self.contents
+        )
         body = "\n".join(self.parts)
         return (
-            "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{_e(title)}</title><style>{STYLE}</style></head>"
-            f"<body><main>\n{body}\n</main></body></html>\n"
+            "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'/>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'/>"
+            f"<title>{_e(title)}</title><style>{_STYLE}</style></head>\n"
+            f"<body><nav>{links}</nav><main>\n{body}\n</main></body></html>\n"
         )
 
 
-def _backtest_section(
-    page: _Page, metrics: Mapping[str, Any], returns: pd.DataFrame, weights: pd.DataFrame
-) -> None:
+def _backtest_section(page: _Page, files: _RunFiles) -> None:
+    metrics, returns, weights = files.metrics, files.returns, files.weights
+    optimize = files.trials is not None
     strategy = metrics.get("strategy_metrics") or {}
     benchmark = metrics.get("benchmark_metrics") or {}
-    page.add("<section><h2>Backtest</h2><div class='grid'>")
-    for name in HEADLINE:
-        if name in strategy:
-            page.add(
-                f"<div class='card'><b>{_e(format_metric(name, _num(strategy[name])))}</b>"
-                f"<span>{_e(name)}</span></div>"
-            )
-    page.add("</div><h3>Metrics</h3>")
-    columns = {"Strategy": strategy}
-    if benchmark:
-        columns["Benchmark"] = benchmark
+    page.add("<section>")
+    page.heading(2, "Backtest of the best parameters" if optimize else "Backtest")
+    page.add("<div class='cards'>")
+    for name in (n for n in HEADLINE if n in strategy):
+        versus = (
+            f"benchmark {format_metric(name, _num(benchmark[name]))}" if name in benchmark else ""
+        )
+        page.add(
+            f"<div class='card'><span>{_e(name)}</span>"
+            f"<b>{_e(format_metric(name, _num(strategy[name])))}</b><i>{_e(versus)}</i></div>"
+        )
+    page.add("</div>")
+    page.heading(3, "Metrics")
+    header = ["Metric", "Strategy", *(["Benchmark"] if benchmark else [])]
     rows = [
-        [name, *(format_metric(name, _num(values.get(name))) for values in columns.values())]
+        [
+            name,
+            format_metric(name, _num(strategy[name])),
+            *([format_metric(name, _num(benchmark.get(name)))] if benchmark else []),
+        ]
         for name in strategy
     ]
-    page.add(_table(["Metric", *columns], rows))
+    half = (len(rows) + 1) // 2
+    page.add(f"<div class='cols'>{_table(header, rows[:half])}{_table(header, rows[half:])}</div>")
     series = returns[[c for c in ("portfolio", "benchmark") if c in returns.columns]]
     series = series.rename(columns={"portfolio": "strategy"})
-    page.add("<h3>Equity and drawdown</h3>")
-    page.figure("equity", figures.equity_drawdown_figure(series, "Growth of 1"), "equity curve")
-    page.add("<h3>Monthly returns</h3>")
+    page.heading(3, "Equity and drawdown")
     page.figure(
-        "monthly_returns",
-        figures.monthly_heatmap_figure(series["strategy"]),
-        "monthly returns heatmap",
+        "equity", figures.equity_drawdown_figure(series, "Growth of 1 and drawdown"), "equity"
     )
-    page.add("<h3>Rolling 12-month return, volatility and Sharpe</h3>")
+    page.heading(3, "Monthly returns")
+    page.figure(
+        "monthly_returns", figures.monthly_heatmap_figure(series["strategy"]), "monthly returns"
+    )
+    page.heading(3, "Rolling 12-month return, volatility and Sharpe")
     page.figure("rolling", figures.rolling_figure(series), "rolling statistics")
-    page.add("<h3>Holdings and turnover</h3>")
-    turnover = returns["turnover"] if "turnover" in returns.columns else series["strategy"] * 0
-    page.figure("holdings", figures.holdings_figure(weights, turnover), "holdings over time")
-    page.add("<h3>Distribution of returns</h3>")
+    page.heading(3, "Holdings and turnover")
+    if weights.empty:
+        page.notes(["weights.csv has no rebalance dates: the strategy never traded."])
+    else:
+        holdings = figures.holdings_figure(weights, returns["turnover"])
+        page.figure("holdings", holdings, "holdings")
+    page.heading(3, "Distribution of returns")
     page.figure("distribution", figures.distribution_figure(series), "return distributions")
-    page.add("<h3>Worst drawdowns</h3>")
+    page.heading(3, "Worst drawdowns")
     worst = figures.worst_drawdowns(series["strategy"])
     page.add(
         _table(
-            ["Start", "Trough", "Recovery", "Depth", "Length (days)"],
+            ["Peak", "Trough", "Recovery", "Depth", "Trading days below peak"],
             [
                 [
                     r["start"],
                     r["trough"],
                     r["recovery"],
-                    f"{r['depth'] * 100:.2f}%",
+                    f"{r['depth']:.2%}",
                     str(r["length_days"]),
                 ]
                 for r in worst.to_dict("records")
@@ -164,190 +253,343 @@ def _backtest_section(
     page.add("</section>")
 
 
-def _optimization_section(
-    page: _Page, run_dir: Path, run: Mapping[str, Any], returns: pd.DataFrame
-) -> None:
-    trials = _read_csv(run_dir, "trials.csv", index=False)
-    objectives = list(run.get("objectives", []))
-    directions = list(run.get("directions", []))
-    page.add("<section><h2>Optimisation</h2>")
-    states = ", ".join(f"{k.lower()} {v}" for k, v in sorted(run.get("trial_states", {}).items()))
-    page.add(
-        f"<p>{sum(run.get('trial_states', {}).values())} trials ({_e(states)}) with "
-        f"{run.get('n_jobs', 1)} worker(s) in {run.get('elapsed_s', 0):.1f} s · mode "
-        f"{_e(str(run.get('mode')))} · objectives {_e(', '.join(objectives))}</p>"
-    )
-    for event in run.get("events", []):
-        page.add(f"<p class='note'>{_e(event)}</p>")
-    if objectives:
-        page.add("<h3>Optimisation history</h3>")
-        page.figure(
-            "history",
-            figures.optimization_history_figure(trials, directions[0] == "maximize"),
-            "optimisation history",
-        )
-    study = _load_study(run)
-    if study is not None:
-        _optuna_figures(page, study, multi=len(objectives) > 1)
-    if run.get("mode") == "walk_forward":
-        _walk_forward(page, run_dir, returns, objectives[0] if objectives else "")
-    page.add("<h3>Top trials</h3>")
+def _optimization_section(page: _Page, files: _RunFiles, trials: pd.DataFrame) -> None:
+    run, best = files.run, files.best or {}
+    objectives = [str(o) for o in run.get("objectives", [])]
+    directions = [str(d) for d in run.get("directions", [])]
     done = trials[trials["state"] == "COMPLETE"]
-    if not done.empty and objectives:
-        done = done.sort_values("value_0", ascending=directions[0] != "maximize").head(10)
-        columns = [c for c in done.columns if c.startswith(("param_", "value_"))]
-        page.add(
-            _table(
-                ["Study", "Trial", *columns],
-                [
-                    [str(r["study"]), str(r["number"]), *(_cell(r[c]) for c in columns)]
-                    for _, r in done.iterrows()
-                ],
-            )
-        )
+    page.add("<section>")
+    page.heading(2, "Optimisation")
+    page.heading(3, "Run summary")
+    page.add(_run_summary(run, trials, best, objectives, directions))
+    page.notes([f"event: {event}" for event in run.get("events", [])])
+    if done.empty or not objectives:
+        page.notes(["No trial completed: there is no history, importance or top trial to show."])
+        page.add("</section>")
+        return
+    page.heading(3, "Optimisation history")
+    page.figure(
+        "history",
+        figures.optimization_history_figure(trials, objectives, directions),
+        "optimisation history",
+    )
+    study, note = _open_study(files.run_dir, run)
+    if study is None:
+        page.notes([f"{note}: parameter importance and the parameter plots are left out."])
+    else:
+        _study_figures(page, study, objectives, walk_forward=run.get("mode") == "walk_forward")
+    if files.windows is not None and files.oos_returns is not None:
+        _walk_forward(page, files.windows, files.oos_returns, files.returns, objectives)
+    page.heading(3, "Top trials")
+    page.add(_top_trials(done, objectives, directions))
     page.add("</section>")
 
 
-def _optuna_figures(page: _Page, study: Any, *, multi: bool) -> None:
-    """Parameter importance, the two most important parameters, and the Pareto front."""
-    import optuna
-    from matplotlib import pyplot
-
-    complete = [
-        t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE
+def _run_summary(
+    run: Mapping[str, Any],
+    trials: pd.DataFrame,
+    best: Mapping[str, Any],
+    objectives: Sequence[str],
+    directions: Sequence[str],
+) -> str:
+    states = run.get("trial_states") or trials["state"].value_counts().to_dict()
+    workers = trials["worker"].dropna().astype(str).value_counts() if "worker" in trials else None
+    names = [str(n) for n in run.get("study_names", [])]
+    elapsed_s = float(run.get("elapsed_s") or 0.0)
+    best_values = best.get("objectives") or {}
+    rows = [
+        ["Mode", str(run.get("mode"))],
+        [
+            "Objectives",
+            ", ".join(f"{o} ({d})" for o, d in zip(objectives, directions, strict=False)),
+        ],
+        [
+            "Best values",
+            ", ".join(f"{k} {format_metric(k, _num(v))}" for k, v in best_values.items()),
+        ],
+        ["Trials", ", ".join(f"{n} {str(s).lower()}" for s, n in states.items()) or "none"],
+        [
+            "Workers",
+            f"n_jobs {run.get('n_jobs', '?')}"
+            + (
+                ""
+                if workers is None
+                else "; " + ", ".join(f"{w} ({n} trials)" for w, n in workers.items())
+            ),
+        ],
+        ["Elapsed", f"{elapsed_s:.1f} s"],
+        [
+            "Best parameters",
+            ", ".join(f"{k} = {v}" for k, v in (best.get("params") or {}).items()),
+        ],
+        [
+            "Studies",
+            ", ".join(names) if len(names) < 4 else f"{len(names)}: {names[0]} … {names[-1]}",
+        ],
+        ["Storage", str(run.get("storage_url", ""))],
     ]
-    names = sorted({name for t in complete for name in t.params})
-    if len(complete) < 2 or not names:
+    return _table(["", ""], rows, cls="summary")
+
+
+def _study_figures(
+    page: _Page, study: optuna.Study, objectives: Sequence[str], *, walk_forward: bool
+) -> None:
+    """Optuna's importance, contour (or slice) and Pareto front plots of one study."""
+    n_complete = sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
+    where = f"study {study.study_name}" + (
+        " (the last walk-forward window)" if walk_forward else ""
+    )
+    if n_complete < 2:
+        page.notes([f"{where} has {n_complete} completed trial(s): too few to plot."])
         return
-    target: Callable[[Any], float] | None = (lambda t: t.values[0]) if multi else None
-    with warnings.catch_warnings():
-        # Optuna's matplotlib plots are marked experimental, and its importance evaluator
-        # warns whenever a target is given (here: the first objective of several).
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator")
-        ranked = names
-        if len(names) > 1:
-            try:
-                importances = optuna.importance.get_param_importances(study, target=target)
-                ranked = list(importances)
-                axes: Any = optuna.visualization.matplotlib.plot_param_importances(
-                    study, target=target, target_name="objective"
-                )
-                page.add("<h3>Parameter importance</h3>")
-                page.figure("importance", _owning_figure(axes), "parameter importance")
-                pyplot.close("all")
-            except (RuntimeError, ValueError) as exc:
-                page.add(f"<p class='note'>Parameter importance unavailable: {_e(str(exc))}</p>")
-        chosen = ranked[:2]
-        axes = None
-        if len(chosen) == 2:
-            axes = optuna.visualization.matplotlib.plot_contour(
-                study, params=chosen, target=target, target_name="objective"
-            )
-            title = f"Contour of {chosen[0]} and {chosen[1]}"
-        else:
-            axes = optuna.visualization.matplotlib.plot_slice(
-                study, params=chosen, target=target, target_name="objective"
-            )
-            title = f"Slice of {chosen[0]}"
-        page.add(f"<h3>{_e(title)}</h3>")
-        page.figure("contour", _owning_figure(axes), title)
-        pyplot.close("all")
-        if multi:
-            axes = optuna.visualization.matplotlib.plot_pareto_front(study)
-            page.add("<h3>Pareto front</h3>")
-            page.figure("pareto_front", _owning_figure(axes), "Pareto front")
-            pyplot.close("all")
+    notes: list[str] = []
+    ranked = list(figures.param_importances(study, 0, notes))
+    page.heading(3, "Parameter importance")
+    pair = " pair" if len(objectives) > 1 else ""
+    page.add(
+        f"<p class='sub'>Optuna's importance evaluator over {where}.</p><div class='cols{pair}'>"
+    )
+    for i, name in enumerate(objectives):
+        image = figures.param_importance_figure(study, i, name, notes)
+        page.figure(f"importance_{i}", image, f"parameter importance for {name}")
+    page.add("</div>")
+    page.notes(_optuna_notes(notes))
+    if ranked:
+        notes = []
+        title = (
+            f"Contour of {ranked[0]} and {ranked[1]}"
+            if len(ranked) > 1
+            else f"Slice of {ranked[0]}"
+        )
+        page.heading(3, title)
+        image = figures.top_params_figure(study, ranked, 0, objectives[0], notes)
+        page.figure("params", image, title)
+        page.notes(_optuna_notes(notes))
+    if len(objectives) > 1:
+        notes = []
+        page.heading(3, "Pareto front")
+        image = figures.pareto_front_figure(study, objectives, notes)
+        page.figure("pareto_front", image, "Pareto front")
+        page.notes(_optuna_notes(notes))
 
 
-def _owning_figure(axes: Any) -> Figure:
-    first = axes.flat[0] if hasattr(axes, "flat") else axes
-    figure: Figure = first.figure
-    figure.set_size_inches(10, 5)
-    return figure
-
-
-def _walk_forward(page: _Page, run_dir: Path, returns: pd.DataFrame, objective: str) -> None:
-    windows = _read_csv(run_dir, "windows.csv", index=False)
-    oos = _read_csv(run_dir, "oos_returns.csv")["portfolio"]
-    page.add("<h3>Walk-forward: out of sample against in sample</h3>")
+def _walk_forward(
+    page: _Page,
+    windows: pd.DataFrame,
+    oos: pd.Series,
+    returns: pd.DataFrame,
+    objectives: Sequence[str],
+) -> None:
+    page.heading(3, "Walk-forward: out of sample against in sample")
     page.figure(
         "walk_forward",
         figures.walk_forward_figure(oos, returns["portfolio"]),
         "walk-forward equity",
     )
-    if objective and f"in_sample_{objective}" in windows.columns:
-        page.add("<h3>Scores per window</h3>")
-        page.figure(
-            "window_scores", figures.window_scores_figure(windows, objective), "window scores"
-        )
-    page.add("<h3>Parameters chosen per window</h3>")
-    columns = list(windows.columns)
-    page.add(_table(columns, [[_cell(r[c]) for c in columns] for _, r in windows.iterrows()]))
+    scored = [
+        o for o in objectives if f"in_sample_{o}" in windows and f"out_of_sample_{o}" in windows
+    ]
+    if scored:
+        page.heading(3, "Scores per window")
+        for i, objective in enumerate(scored):
+            page.figure(
+                f"window_scores_{i}",
+                figures.window_scores_figure(windows, objective),
+                f"{objective} per window",
+            )
+    page.heading(3, "Parameters chosen per window")
+    params = [c for c in windows.columns if c.startswith("param_")]
+    header = ["Train", "Test", *(c.removeprefix("param_") for c in params)]
+    header += [f"{o} {side}" for o in scored for side in ("in sample", "out of sample")]
+    rows = [
+        [
+            f"{r['train_start']} to {r['train_end']}",
+            f"{r['test_start']} to {r['test_end']}",
+            *(_cell(r[c]) for c in params),
+            *(
+                format_metric(o, _num(r[f"{side}_{o}"]))
+                for o in scored
+                for side in ("in_sample", "out_of_sample")
+            ),
+        ]
+        for r in windows.to_dict("records")
+    ]
+    page.add(_table(header, rows))
 
 
-def _load_study(run: Mapping[str, Any]) -> Any:
-    """The last study of the run (the one a walk-forward would trade), or None if unreachable."""
+def _top_trials(done: pd.DataFrame, objectives: Sequence[str], directions: Sequence[str]) -> str:
+    ranked = done.sort_values("value_0", ascending=directions[0] != "maximize").head(TOP_TRIALS)
+    params = [c for c in done.columns if c.startswith("param_")]
+    several = done["study"].nunique() > 1
+    header = [
+        *(["Study"] if several else []),
+        "Trial",
+        *(c.removeprefix("param_") for c in params),
+    ]
+    header += [*objectives, "Seconds", "Worker"]
+    rows = [
+        [
+            *([str(r["study"])] if several else []),
+            str(r["number"]),
+            *(_cell(r[c]) for c in params),
+            *(format_metric(o, _num(r.get(f"value_{i}"))) for i, o in enumerate(objectives)),
+            _cell(r.get("duration_s")),
+            _cell(r.get("worker")),
+        ]
+        for r in ranked.to_dict("records")
+    ]
+    return _table(header, rows)
+
+
+def _open_study(run_dir: Path, run: Mapping[str, Any]) -> tuple[optuna.Study | None, str]:
+    """The run's last study (the one a walk-forward would trade next), or None and why.
+
+    A journal that is not where the run left it is looked for in the run folder (the folder
+    was moved or copied); it is never created, so a report cannot leave an empty journal.
+    """
     import optuna
 
-    from ..errors import OptimizationError
     from ..optimization.storage import open_storage
 
-    names = run.get("study_names") or []
-    if not names or "storage_url" not in run:
-        return None
+    names = [str(n) for n in run.get("study_names", [])]
+    url = str(run.get("storage_url", ""))
+    if not names or not url:
+        return None, "run.json names no study storage"
+    if url.startswith("journal://"):
+        journal = Path(url.removeprefix("journal://"))
+        if not journal.is_file():
+            if not (run_dir / journal.name).is_file():
+                return None, f"the study journal {journal} is gone"
+            url = f"journal://{(run_dir / journal.name).resolve()}"
     try:
-        storage = open_storage(str(run["storage_url"]))
-        return optuna.load_study(study_name=str(names[-1]), storage=storage)
-    except (OptimizationError, KeyError) as exc:
-        logger.warning("study unavailable for the report: %s", exc)
-        return None
+        storage = open_storage(url)
+    except OptimizationError as exc:
+        return None, str(exc)
+    try:
+        return optuna.load_study(study_name=names[-1], storage=storage), ""
+    except KeyError:
+        return None, f"study {names[-1]!r} is not in {url}"
+
+
+def _optuna_notes(notes: Sequence[str]) -> list[str]:
+    return [f"Optuna: {note}" for note in notes]
 
 
 def _read_json(run_dir: Path, name: str) -> dict[str, Any]:
-    path = run_dir / name
+    text = _read_text(run_dir, name)
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(
-            f"{run_dir}: missing {name}; is this the output folder of a backtest or optimize run?"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{run_dir}: cannot read {name}: {exc}") from None
+        value = json.loads(text)
+    except ValueError as exc:
+        raise DataError(f"{run_dir}: {name} is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
-        raise DataError(f"{run_dir}: {name} is not a JSON object")
+        raise DataError(f"{run_dir}: {name} should hold a JSON object, not {type(value).__name__}")
     return value
 
 
-def _read_csv(run_dir: Path, name: str, *, index: bool = True) -> pd.DataFrame:
-    path = run_dir / name
+def _read_yaml(run_dir: Path, name: str) -> dict[str, Any]:
+    text = _read_text(run_dir, name)
     try:
-        if index:
-            return pd.read_csv(path, index_col=0, parse_dates=True)
-        return pd.read_csv(path)
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DataError(f"{run_dir}: {name} is not valid YAML ({exc})") from None
+    if not isinstance(value, dict):
+        raise DataError(f"{run_dir}: {name} should hold a mapping")
+    return value
+
+
+def _read_frame(
+    run_dir: Path, name: str, columns: Sequence[str], *, index: bool = True
+) -> pd.DataFrame:
+    """A CSV of the run folder, dated index first when ``index``, with the columns we use."""
+    path = run_dir / name
+    _read_text(run_dir, name)  # a missing file gets the same message as the JSON files
+    try:
+        frame = pd.read_csv(path, index_col=0 if index else None, parse_dates=index)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{run_dir}: cannot read {name} ({exc})") from None
+    if index and not isinstance(frame.index, pd.DatetimeIndex):
+        raise DataError(f"{run_dir}: {name} should start with a date column")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{run_dir}: {name} lacks column(s) {', '.join(missing)}; found {list(frame.columns)}"
+        )
+    return frame
+
+
+def _read_text(run_dir: Path, name: str) -> str:
+    try:
+        return (run_dir / name).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(
-            f"{run_dir}: missing {name}; is this the output folder of a backtest or optimize run?"
+            f"{run_dir}: missing {name} — is this the output folder of a backtest or optimize run?"
         ) from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{run_dir}: cannot read {name}: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{run_dir}: cannot read {name} ({exc})") from None
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    attr = f" class='{cls}'" if cls else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _num(value: Any) -> float:
-    return float("nan") if value is None else float(value)
+    return math.nan if value is None else float(value)
 
 
 def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
     if isinstance(value, float):
-        return "" if value != value else f"{value:.4g}"
+        return f"{value:.4g}"
     return str(value)
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("portfolio-backtester")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+_STYLE = """
+:root{--ink:#1d2330;--muted:#5b6475;--line:#e4e7ec;--accent:#1f6fb2}
+*{box-sizing:border-box}
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:var(--ink);
+background:#f4f5f7;line-height:1.45}
+nav{position:sticky;top:0;z-index:1;background:#1d2330;padding:6px 24px;font-size:12px;
+display:flex;flex-wrap:wrap;gap:4px 14px}
+nav a{color:#c9d3e3;text-decoration:none}nav a.l2{color:#fff;font-weight:600}
+nav a:hover{text-decoration:underline}
+main{max-width:1180px;margin:0 auto;padding:20px 24px 40px}
+header h1{margin:8px 0 2px;font-size:26px}
+.sub{color:var(--muted);margin:2px 0 10px}
+section{background:#fff;border-radius:10px;padding:4px 24px 24px;margin:18px 0;
+box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h2{margin:18px 0 10px;font-size:21px;border-bottom:2px solid var(--line);padding-bottom:6px}
+h3{font-size:16px;margin:26px 0 6px;color:#2b3445}
+h2,h3{scroll-margin-top:40px}
+table{border-collapse:collapse;font-size:13px;margin:6px 0;font-variant-numeric:tabular-nums}
+th,td{padding:4px 12px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left}th{background:#f0f2f5;font-weight:600}
+tbody tr:hover{background:#f7f9fc}
+table.summary td{white-space:normal;text-align:left}table.summary thead{display:none}
+table.summary td:first-child{font-weight:600;color:var(--muted);width:140px}
+.cols{display:flex;flex-wrap:wrap;gap:8px 36px;align-items:flex-start}
+.pair img{max-width:calc(50% - 18px)}
+img{max-width:100%;height:auto;display:block;margin:6px 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:10px;
+margin:6px 0 4px}
+.card{background:#f0f5fb;border-radius:8px;padding:10px 14px;border-left:4px solid var(--accent)}
+.card span{display:block;color:var(--muted);font-size:12px}
+.card b{display:block;font-size:22px}.card i{color:var(--muted);font-size:12px;font-style:normal}
+.note{color:#7a5200;background:#fff8e6;border-radius:6px;padding:4px 10px;font-size:13px}
+footer{color:var(--muted);font-size:12px;margin-top:12px}
+code{font-size:12px}
+"""
