@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import pandas as pd
 
-from portfolio_backtester.backtest import benchmark_period_returns
+from portfolio_backtester.backtest import PeriodSimulator
 from portfolio_backtester.config import Scenario, load_scenario
 from portfolio_backtester.data import build_optimization_data, load_market_data
 from portfolio_backtester.metrics import metric
-from portfolio_backtester.optimization.objective import objective_names, simulate_window
+from portfolio_backtester.optimization.objective import objective_names, window_positions
 from portfolio_backtester.optimization.parallel_optimization_runner import (
     ParallelOptimizationRunner,
 )
@@ -67,14 +66,16 @@ def one_run(scenario: Scenario, trials: int) -> dict[str, float]:
         t0 = time.perf_counter()
         weights = strategy_cls().generate_weights(windowed, resolved)
         t1 = time.perf_counter()
-        simulations = [
-            simulate_window(scenario, windowed, weights, w, plan.period) for w in plan.windows
+        simulator = PeriodSimulator(scenario, windowed, weights)
+        outputs = [
+            simulator.scoring_outputs(*window_positions(windowed, w, plan.period))
+            for w in plan.windows
         ]
         t2 = time.perf_counter()
-        for simulation in simulations:
-            bench = benchmark_period_returns(data, pd.DatetimeIndex(simulation.returns.index))
+        for returns, turnover, _ in outputs:
+            bench = simulator.benchmark_returns(returns.index)
             for name in names:
-                metric(name, simulation.returns, bench, turnover=simulation.turnover)
+                metric(name, returns, bench, turnover=turnover)
         t3 = time.perf_counter()
         parts["strategy"] += t1 - t0
         parts["simulation"] += t2 - t1

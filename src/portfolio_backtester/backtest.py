@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .config import Scenario, load_scenario
@@ -16,7 +17,14 @@ from .data import build_optimization_data, load_market_data
 from .errors import DataError
 from .metrics import compute_metrics
 from .optimization.results import OptimizationData
-from .simulation import SimulationResult, simulate
+from .simulation import SimulationResult
+from .simulation.engine import (
+    Settings,
+    prepare_prices,
+    prepare_targets,
+    simulate_range,
+    simulate_range_arrays,
+)
 from .strategies import BaseStrategy, get_strategy
 
 if TYPE_CHECKING:
@@ -24,9 +32,17 @@ if TYPE_CHECKING:
 
     from matplotlib.figure import Figure
 
-__all__ = ["BacktestResult", "backtest_period", "run_backtest", "target_weights"]
+__all__ = [
+    "BacktestResult",
+    "PeriodSimulator",
+    "backtest_period",
+    "run_backtest",
+    "target_weights",
+]
 
 logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -85,9 +101,10 @@ def run_backtest(
     strategy = strategy_cls()
     start, end = backtest_bounds(scenario, strategy, resolved, data)
     weights = target_weights(strategy, data, resolved)
-    simulation = backtest_period(scenario, data, weights, start, end)
+    simulator = PeriodSimulator(scenario, data, weights)
+    simulation = simulator.simulate(start, end)
     returns = simulation.returns
-    benchmark_returns = benchmark_period_returns(data, pd.DatetimeIndex(returns.index))
+    benchmark_returns = simulator.benchmark_returns(returns.index)
     rf = scenario.portfolio.risk_free_rate
     metrics = compute_metrics(
         returns, benchmark_returns, turnover=simulation.turnover, risk_free_rate=rf
@@ -163,36 +180,70 @@ def backtest_period(
     scenario: Scenario, data: OptimizationData, weights: pd.DataFrame, start: int, end: int
 ) -> SimulationResult:
     """Simulate trading days ``start..end`` (positions), entering at the targets in force."""
-    index = data.daily.index
-    first_day = index[start]
-    targets = weights.loc[first_day : index[end]]
-    position = int(weights.index.searchsorted(first_day, side="right")) - 1
-    if position >= 0 and (len(targets) == 0 or targets.index[0] != first_day):
-        # Enter at the targets in force on the first day, decided with data up to then.
-        entry = weights.iloc[[position]].set_axis(pd.DatetimeIndex([first_day]), axis=0)
-        targets = pd.concat([entry, targets])
-    if len(targets) == 0:
-        targets = pd.DataFrame(
-            np.zeros((1, data.daily.shape[1])), index=[first_day], columns=data.daily.columns
+    return PeriodSimulator(scenario, data, weights).simulate(start, end)
+
+
+class PeriodSimulator:
+    """One set of target weights, simulated over any range of trading days.
+
+    An optimisation trial scores the same weights on many windows: the prices, the targets
+    and the settings are checked and turned into arrays once here, so each window costs
+    only its own arithmetic.
+    """
+
+    def __init__(self, scenario: Scenario, data: OptimizationData, weights: pd.DataFrame):
+        portfolio = scenario.portfolio
+        if portfolio.execution == "next_open" and data.open is None:
+            raise DataError(
+                "portfolio.execution is 'next_open' but the data has no open prices; "
+                "use a long-form file with an 'open' field, or execution: close"
+            )
+        self.settings = Settings(
+            cost_bps=scenario.costs.cost_bps,
+            commission=scenario.costs.commission,
+            initial_capital=portfolio.initial_capital,
+            execution=portfolio.execution,
+            cash_rate=portfolio.cash_rate,
+            max_gross_leverage=portfolio.max_gross_leverage,
+            allow_short=portfolio.allow_short,
         )
-    portfolio = scenario.portfolio
-    if portfolio.execution == "next_open" and data.open is None:
-        raise DataError(
-            "portfolio.execution is 'next_open' but the data has no open prices; "
-            "use a long-form file with an 'open' field, or execution: close"
+        opens = data.open if portfolio.execution == "next_open" else None
+        self.market = prepare_prices(data.daily, opens)
+        self.positions, self.targets = prepare_targets(weights, self.market)
+        self._data = data
+        benchmark = data.benchmark
+        self._benchmark: FloatArray | None = None
+        if benchmark.shape[1] and benchmark.index.equals(self.market.index):
+            self._benchmark = benchmark.iloc[:, 0].to_numpy(dtype=np.float64)
+
+    def simulate(self, start: int, end: int) -> SimulationResult:
+        """Simulate trading days ``start..end`` (positions), entering at the targets in force."""
+        return simulate_range(self.market, self.positions, self.targets, start, end, self.settings)
+
+    def scoring_outputs(self, start: int, end: int) -> tuple[pd.Series, FloatArray, int]:
+        """Daily returns, daily turnover and the number of trades of ``start..end``.
+
+        What an objective reads, without the other outputs' pandas objects.
+        """
+        first, out = simulate_range_arrays(
+            self.market, self.positions, self.targets, start, end, self.settings
         )
-    return simulate(
-        data.daily.iloc[start : end + 1],
-        targets,
-        cost_bps=scenario.costs.cost_bps,
-        commission=scenario.costs.commission,
-        initial_capital=portfolio.initial_capital,
-        execution=portfolio.execution,
-        open_prices=None if data.open is None else data.open.iloc[start : end + 1],
-        cash_rate=portfolio.cash_rate,
-        max_gross_leverage=portfolio.max_gross_leverage,
-        allow_short=portfolio.allow_short,
-    )
+        index = self.market.index[first : end + 1]
+        returns = pd.Series(out.returns, index=index, name="returns", copy=False)
+        return returns, out.turnover, int(out.trades.sum())
+
+    def benchmark_returns(self, index: pd.Index) -> pd.Series | None:
+        """As :func:`benchmark_period_returns`, by position when the dates are the prices'."""
+        if self._benchmark is None:
+            return benchmark_period_returns(self._data, pd.DatetimeIndex(index))
+        first = int(self.market.index.get_loc(index[0])) if len(index) else 0  # type: ignore[arg-type]
+        prices = self._benchmark[first : first + len(index)]
+        returns = np.zeros(len(prices))
+        with np.errstate(invalid="ignore"):
+            returns[1:] = prices[1:] / prices[:-1] - 1.0
+        returns[np.isnan(returns)] = 0.0
+        name = str(self._data.benchmark.columns[0])
+        return pd.Series(returns, index=index, name=name, copy=False)
 
 
 def benchmark_period_returns(data: OptimizationData, index: pd.DatetimeIndex) -> pd.Series | None:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..backtest import backtest_period, benchmark_period_returns
+from ..backtest import PeriodSimulator
 from ..config import OptimizeConfig, Scenario
 from ..errors import ScenarioError, did_you_mean
 from ..metrics import HIGHER_IS_BETTER, METRIC_NAMES, metric
@@ -86,28 +86,25 @@ def evaluate_params(
     resolved = strategy_cls.resolve_params({**scenario.strategy.params, **params})
     strategy = strategy_cls()
     weights = strategy.generate_weights(data, resolved)
+    simulator = PeriodSimulator(scenario, data, weights)
     rf = scenario.portfolio.risk_free_rate
     per_window: list[tuple[float, ...]] = []
     drawdowns: list[float] = []
     n_trades = 0
     for window in windows:
-        simulation = simulate_window(scenario, data, weights, window, period)
-        benchmark = benchmark_period_returns(data, pd.DatetimeIndex(simulation.returns.index))
+        returns, turnover, trades = simulator.scoring_outputs(
+            *window_positions(data, window, period)
+        )
+        benchmark = simulator.benchmark_returns(returns.index)
         per_window.append(
             tuple(
-                metric(
-                    name,
-                    simulation.returns,
-                    benchmark,
-                    turnover=simulation.turnover,
-                    risk_free_rate=rf,
-                )
+                metric(name, returns, benchmark, turnover=turnover, risk_free_rate=rf)
                 for name in names
             )
         )
-        n_trades += int(simulation.trades.sum())
+        n_trades += trades
         if config.constraints.max_drawdown is not None:
-            drawdowns.append(metric("Max Drawdown", simulation.returns))
+            drawdowns.append(metric("Max Drawdown", returns))
     values = tuple(
         _aggregate([row[i] for row in per_window], config.aggregate, HIGHER_IS_BETTER[names[i]])
         for i in range(len(names))
@@ -129,15 +126,21 @@ def simulate_window(
     period: Period,
 ) -> SimulationResult:
     """Simulate one window's train or test period, entering at the targets then in force."""
+    simulator = PeriodSimulator(scenario, data, weights)
+    return simulator.simulate(*window_positions(data, window, period))
+
+
+def window_positions(
+    data: OptimizationData, window: WalkForwardWindow, period: Period
+) -> tuple[int, int]:
+    """Positions of the first and last trading day of a window's train or test period."""
     first, last = (
         (window.train_start, window.train_end)
         if period == "train"
         else (window.test_start, window.test_end)
     )
     index = data.daily.index
-    start = int(index.searchsorted(first))
-    end = int(index.searchsorted(last, side="right")) - 1
-    return backtest_period(scenario, data, weights, start, end)
+    return int(index.searchsorted(first)), int(index.searchsorted(last, side="right")) - 1
 
 
 def _aggregate(values: list[float], how: str, higher_is_better: bool) -> float:

@@ -55,7 +55,17 @@ import pandas as pd
 from ..errors import DataError, ScenarioError, did_you_mean
 from . import _kernel
 
-__all__ = ["EXECUTIONS", "SimulationResult", "simulate"]
+__all__ = [
+    "EXECUTIONS",
+    "PreparedPrices",
+    "Settings",
+    "SimulationResult",
+    "prepare_prices",
+    "prepare_targets",
+    "simulate",
+    "simulate_range",
+    "simulate_range_arrays",
+]
 
 EXECUTIONS = ("close", "next_open")
 TRADING_DAYS_PER_YEAR = 252
@@ -99,40 +109,177 @@ def simulate(
     ``execution="next_open"`` and ignored otherwise. Inputs are never modified and may
     be read-only.
     """
-    _check_settings(
+    settings = Settings(
         cost_bps=cost_bps,
         commission=commission,
         initial_capital=initial_capital,
         execution=execution,
         cash_rate=cash_rate,
         max_gross_leverage=max_gross_leverage,
+        allow_short=allow_short,
     )
-    closes, closes_missing = _price_array(prices, "prices")
-    positions, targets = _target_array(target_weights, prices)
+    market = prepare_prices(prices, open_prices if execution == "next_open" else None)
+    positions, targets = prepare_targets(target_weights, market)
     if len(positions) == 0:
         return _empty_result(prices)
-    start = int(positions[0])
+    last = len(market.index) - 1
+    first, out = _simulate_arrays(market, positions, targets, 0, last, settings)
+    return _result(market, first, last, out)
 
-    if execution == "close":
-        filled_closes = _kernel.fill_prices(closes) if closes_missing else closes
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How trades are made and paid for; checked once when made."""
+
+    cost_bps: float = 0.0
+    commission: float = 0.0
+    initial_capital: float = 1_000_000.0
+    execution: Literal["close", "next_open"] = "close"
+    cash_rate: float = 0.0
+    max_gross_leverage: float | None = None
+    allow_short: bool = True
+
+    def __post_init__(self) -> None:
+        _check_settings(
+            cost_bps=self.cost_bps,
+            commission=self.commission,
+            initial_capital=self.initial_capital,
+            execution=self.execution,
+            cash_rate=self.cash_rate,
+            max_gross_leverage=self.max_gross_leverage,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPrices:
+    """Prices checked once and kept as asset-major arrays, to simulate many date ranges.
+
+    An optimisation simulates the same data over many windows and trials; checking and
+    converting the frames once per trial instead of once per window removes most of the
+    pandas work from a trial.
+    """
+
+    index: pd.Index
+    columns: pd.Index
+    closes: npt.NDArray[np.float64]
+    closes_missing: bool
+    opens: npt.NDArray[np.float64] | None
+    opens_missing: bool
+
+
+def prepare_prices(
+    prices: pd.DataFrame, open_prices: pd.DataFrame | None = None
+) -> PreparedPrices:
+    """Check ``prices`` (and ``open_prices`` if given) once; see :func:`simulate`."""
+    closes, closes_missing = _price_array(prices, "prices")
+    opens, opens_missing = (None, False)
+    if open_prices is not None:
+        opens, opens_missing = _open_array(open_prices, prices)
+    return PreparedPrices(
+        prices.index, prices.columns, closes, closes_missing, opens, opens_missing
+    )
+
+
+def prepare_targets(
+    target_weights: pd.DataFrame, market: PreparedPrices
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Rebalance dates as sorted positions in the prices and ``(assets, dates)`` targets."""
+    return _target_array(target_weights, market.index, market.columns)
+
+
+def simulate_range(
+    market: PreparedPrices,
+    positions: npt.NDArray[np.int64],
+    targets: npt.NDArray[np.float64],
+    start: int,
+    end: int,
+    settings: Settings,
+) -> SimulationResult:
+    """Simulate date positions ``start..end``, entering at the targets in force on ``start``.
+
+    Equal to :func:`simulate` on ``prices.iloc[start : end + 1]`` with the rebalance rows
+    in that range, preceded by the last earlier row moved to ``start`` (decided with data
+    up to then). With no earlier row the outputs start at the range's first rebalance, and
+    with no rebalance at all the portfolio holds cash from ``start``.
+    """
+    first, out = simulate_range_arrays(market, positions, targets, start, end, settings)
+    return _result(market, first, end, out)
+
+
+def simulate_range_arrays(
+    market: PreparedPrices,
+    positions: npt.NDArray[np.int64],
+    targets: npt.NDArray[np.float64],
+    start: int,
+    end: int,
+    settings: Settings,
+) -> tuple[int, _kernel.KernelOutput]:
+    """:func:`simulate_range` as arrays, and the position of their first date.
+
+    For callers that score many ranges and need only a few of the outputs: building the
+    five pandas objects of a :class:`SimulationResult` costs as much as the simulation.
+    """
+    if not 0 <= start <= end < len(market.index):
+        raise DataError(
+            f"date positions {start}..{end} are outside the prices' {len(market.index)} rows"
+        )
+    lo = int(np.searchsorted(positions, start, side="left"))
+    hi = int(np.searchsorted(positions, end, side="right"))
+    rows = positions[lo:hi]
+    chosen = targets[:, lo:hi]
+    if (len(rows) == 0 or rows[0] != start) and lo > 0:
+        rows = np.concatenate(([start], rows))
+        chosen = np.concatenate((targets[:, lo - 1 : lo], chosen), axis=1)
+    elif len(rows) == 0:
+        rows = np.array([start], dtype=np.int64)
+        chosen = np.zeros((len(market.columns), 1))
+    return _simulate_arrays(market, rows, chosen, start, end, settings)
+
+
+def _simulate_arrays(
+    market: PreparedPrices,
+    positions: npt.NDArray[np.int64],
+    targets: npt.NDArray[np.float64],
+    first: int,
+    last: int,
+    settings: Settings,
+) -> tuple[int, _kernel.KernelOutput]:
+    """The simulation of dates ``first..last`` with rebalances at ``positions`` (absolute);
+    the outputs start at the first rebalance, whose position is returned with them."""
+    closes = market.closes[:, first : last + 1]
+    positions = positions - first
+    start = int(positions[0])
+    n_dates = last + 1 - first
+
+    if settings.execution == "close":
+        filled_closes = _kernel.fill_prices(closes) if market.closes_missing else closes
         exec_positions = positions
-        tradable = ~np.isnan(_kernel.take_dates(closes, positions)) if closes_missing else None
+        tradable = (
+            ~np.isnan(_kernel.take_dates(closes, positions)) if market.closes_missing else None
+        )
         exec_prices = _kernel.take_dates(filled_closes, positions)
     else:
-        opens, opens_missing = _open_array(open_prices, prices)
-        keep = positions < len(prices.index) - 1
+        if market.opens is None:
+            raise ScenarioError(
+                'execution="next_open" needs open_prices; pass them or use execution="close"'
+            )
+        opens = market.opens[:, first : last + 1]
+        keep = positions < n_dates - 1
         positions, targets = positions[keep], targets[:, keep]
         exec_positions = positions + 1
         tradable = None
         filled_opens, filled_closes = opens, closes
-        if closes_missing or opens_missing:
+        if market.closes_missing or market.opens_missing:
             tradable = ~np.isnan(_kernel.take_dates(closes, positions))
             tradable &= ~np.isnan(_kernel.take_dates(opens, exec_positions))
             filled_opens, filled_closes = _kernel.fill_open_close(opens, closes)
         exec_prices = _kernel.take_dates(filled_opens, exec_positions)
 
     cleaned = _kernel.clean_targets(
-        targets, tradable, allow_short=allow_short, max_gross_leverage=max_gross_leverage
+        targets,
+        tradable,
+        allow_short=settings.allow_short,
+        max_gross_leverage=settings.max_gross_leverage,
     )
     out = _kernel.run(
         filled_closes,
@@ -140,16 +287,22 @@ def simulate(
         exec_positions,
         cleaned,
         start,
-        initial_capital=float(initial_capital),
-        cost_rate=float(cost_bps) / 1e4,
-        commission=float(commission),
-        daily_cash_rate=float(cash_rate) / TRADING_DAYS_PER_YEAR,
+        initial_capital=float(settings.initial_capital),
+        cost_rate=float(settings.cost_bps) / 1e4,
+        commission=float(settings.commission),
+        daily_cash_rate=float(settings.cash_rate) / TRADING_DAYS_PER_YEAR,
     )
-    index = prices.index[start:]
+    return first + start, out
+
+
+def _result(
+    market: PreparedPrices, first: int, last: int, out: _kernel.KernelOutput
+) -> SimulationResult:
+    index = market.index[first : last + 1]
     return SimulationResult(
         returns=pd.Series(out.returns, index=index, name="returns", copy=False),
         # The transpose is a view whose memory order is pandas' own block layout.
-        weights=pd.DataFrame(out.weights.T, index=index, columns=prices.columns, copy=False),
+        weights=pd.DataFrame(out.weights.T, index=index, columns=market.columns, copy=False),
         turnover=pd.Series(out.turnover, index=index, name="turnover", copy=False),
         costs=pd.Series(out.costs, index=index, name="costs", copy=False),
         trades=pd.Series(out.trades, index=index, name="trades", copy=False),
@@ -232,9 +385,9 @@ def _price_array(frame: pd.DataFrame, what: str) -> tuple[npt.NDArray[np.float64
 
 
 def _target_array(
-    target_weights: pd.DataFrame, prices: pd.DataFrame
+    target_weights: pd.DataFrame, price_index: pd.Index, price_columns: pd.Index
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Date positions in ``prices`` (sorted) and ``(m, J)`` targets on ``prices.columns``."""
+    """Date positions in the prices (sorted) and ``(m, J)`` targets on their columns."""
     if not isinstance(target_weights, pd.DataFrame):
         raise DataError(
             f"target_weights must be a pandas DataFrame, got {type(target_weights).__name__}"
@@ -243,20 +396,20 @@ def _target_array(
     if not columns.is_unique:
         duplicated = columns[columns.duplicated()].tolist()
         raise DataError(f"target_weights has duplicated columns {duplicated}; keep one of each")
-    column_positions = prices.columns.get_indexer(columns)
+    column_positions = price_columns.get_indexer(columns)
     if (column_positions < 0).any():
         unknown = columns[column_positions < 0]
         raise DataError(
             f"target_weights has columns that are not in prices: {unknown.tolist()}"
-            + did_you_mean(str(unknown[0]), [str(c) for c in prices.columns])
-            + f"; prices has {len(prices.columns)} columns"
+            + did_you_mean(str(unknown[0]), [str(c) for c in price_columns])
+            + f"; prices has {len(price_columns)} columns"
         )
     if not target_weights.index.is_unique:
         repeated = target_weights.index[target_weights.index.duplicated()]
         raise DataError(
             f"target_weights has duplicated rebalance date {repeated[0]}; keep one row per date"
         )
-    positions = prices.index.get_indexer(target_weights.index).astype(np.int64)
+    positions = price_index.get_indexer(target_weights.index).astype(np.int64)
     if (positions < 0).any():
         bad = target_weights.index[np.flatnonzero(positions < 0)[0]]
         raise DataError(
@@ -278,12 +431,12 @@ def _target_array(
             )
     in_order = bool((np.diff(positions) > 0).all())
     order = slice(None) if in_order else np.argsort(positions)
-    same_columns = len(columns) == len(prices.columns) and bool(
+    same_columns = len(columns) == len(price_columns) and bool(
         (column_positions == np.arange(len(columns))).all()
     )
     if same_columns:
         return positions[order], np.ascontiguousarray(values.T[:, order])
-    targets = np.zeros((len(prices.columns), len(positions)))
+    targets = np.zeros((len(price_columns), len(positions)))
     targets[column_positions] = values.T[:, order]
     return positions[order], targets
 
