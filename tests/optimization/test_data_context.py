@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -800,3 +801,23 @@ def test_required_bytes_covers_what_is_written(sp500_context: OptimizationDataCo
     written = sum(size for size, _ in sp500_context.file_stats.values())
 
     assert written <= required_bytes(sp500_data()) < written + 1_000_000
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="zombies are read from /proc")
+def test_a_dead_unreaped_process_is_not_alive() -> None:
+    """A worker whose parent was killed can linger as a zombie until it is reaped; its data
+    folder and its running trials must still count as orphaned."""
+    from portfolio_backtester.optimization.data_context import pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        status = Path(f"/proc/{child.pid}/status")
+        deadline = time.monotonic() + 10
+        while "State:\tZ" not in status.read_text() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "State:\tZ" in status.read_text()
+        assert not pid_alive(child.pid)
+        assert pid_alive(os.getpid())
+    finally:
+        child.wait()
+    assert not pid_alive(child.pid)

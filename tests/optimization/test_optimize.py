@@ -6,7 +6,9 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
+import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
@@ -18,7 +20,7 @@ from portfolio_backtester.optimization.parallel_optimization_runner import (
     ParallelOptimizationRunner,
 )
 from portfolio_backtester.optimization.storage import default_storage_url, open_storage
-from portfolio_backtester.optimization.study import build_windows
+from portfolio_backtester.optimization.study import build_windows, trial_evaluation
 
 GRID = {
     "lookback_months": {"type": "int", "low": 3, "high": 6},
@@ -79,7 +81,7 @@ def test_budget_is_capped_at_the_size_of_a_finite_space(data: Any, tmp_path: Pat
     assert any("only 12 distinct parameter sets" in event for event in result.events)
     study = optuna.load_study(study_name="s", storage=open_storage(default_storage_url(tmp_path)))
     distinct = {tuple(sorted(t.params.items())) for t in study.trials}
-    duplicates = [t for t in study.trials if "duplicate_of" in t.user_attrs]
+    duplicates = [t for t in study.trials if "duplicate_of" in trial_evaluation(t)]
     assert len(distinct) + len(duplicates) == 12
 
 
@@ -195,3 +197,49 @@ def test_bad_optimize_sections_are_refused_before_anything_is_written(
     with pytest.raises(ScenarioError, match=expected):
         _run(scenario, data, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_trial_scores_equal_backtests_of_each_window(data: Any) -> None:
+    """Every metric an objective can use, scored per window by the optimiser's fast path,
+    equals the same metric on a plain ``simulate`` of that window's rows alone."""
+    from portfolio_backtester.backtest import benchmark_period_returns, target_weights
+    from portfolio_backtester.metrics import METRIC_NAMES, metric
+    from portfolio_backtester.simulation import simulate
+    from portfolio_backtester.strategies import get_strategy
+
+    scenario = load_scenario(
+        {
+            **_scenario().model_dump(mode="json", exclude_none=True),
+            "costs": {"cost_bps": 10, "commission": 1.0},
+            "optimize": {
+                "params": GRID,
+                "objectives": [{"metric": name} for name in METRIC_NAMES],
+                "windows": {"train_days": 504, "test_days": 252},
+            },
+        }
+    )
+    params = {"lookback_months": 4, "top_n": 3}
+    windows = build_windows(scenario, data)
+    evaluation = evaluate_params(scenario, data, params, windows)
+    strategy_cls = get_strategy("simple_momentum")
+    resolved = strategy_cls.resolve_params({"skip_months": 0, **params})
+    weights = target_weights(strategy_cls(), data, resolved)
+    index = data.daily.index
+    for window, scores in zip(windows, evaluation.window_values, strict=True):
+        rows = slice(
+            index.searchsorted(window.test_start), index.searchsorted(window.test_end) + 1
+        )
+        before = weights.loc[: window.test_start].iloc[[-1]]
+        entry = before.set_axis(pd.DatetimeIndex([index[rows.start]]), axis=0)
+        inside = weights.loc[index[rows.start] : index[rows.stop - 1]]
+        if len(inside) and inside.index[0] == index[rows.start]:
+            entry = entry.iloc[:0]
+        simulation = simulate(
+            data.daily.iloc[rows], pd.concat([entry, inside]), cost_bps=10, commission=1.0
+        )
+        bench = benchmark_period_returns(data, pd.DatetimeIndex(simulation.returns.index))
+        expected = [
+            metric(name, simulation.returns, bench, turnover=simulation.turnover)
+            for name in METRIC_NAMES
+        ]
+        np.testing.assert_allclose(scores, expected, rtol=1e-12, atol=1e-15, equal_nan=True)

@@ -566,7 +566,13 @@ else:
             return False
         except PermissionError:
             return True  # exists, owned by someone else
-        return True
+        # A worker whose parent was killed is reparented, and until it is reaped a dead one
+        # is a zombie that signal 0 still reaches; where /proc exists it says so.
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return True
+        return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 # --- opening ----------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from .locks import AdvisoryLock
 from .results import OptimizationData, OptimizationDataContext, OptimizationResult
 from .storage import heartbeat_enabled, is_shared_database, open_storage
 from .study import (
+    ASK_GUARD,
     StudyPlan,
     TrialLock,
     await_other_hosts,
@@ -395,6 +396,9 @@ def _watch_parent() -> None:
     def watch() -> None:
         multiprocessing.connection.wait([parent.sentinel])
         logger.warning("parent process is gone; worker exits")
+        # Not between asking for a trial and tagging it: an untagged running trial could
+        # never be attributed to this worker and failed by the next run.
+        ASK_GUARD.acquire(timeout=5)
         os._exit(3)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -27,7 +27,13 @@ from ..errors import OptimizationError
 from ..metrics import metric
 from ..strategies import get_strategy
 from .data_context import data_fingerprint, pid_alive
-from .objective import directions, evaluate_params, objective_names, simulate_window
+from .objective import (
+    Evaluation,
+    directions,
+    evaluate_params,
+    objective_names,
+    simulate_window,
+)
 from .results import OptimizationData, OptimizationResult, WalkForwardWindow, WindowResult
 from .space import grid_values, space_size, suggest, validate_space
 from .storage import HEARTBEAT_INTERVAL_S, heartbeat_enabled, heartbeat_settings
@@ -45,6 +51,7 @@ __all__ = [
     "run_trials",
     "study_trials_frame",
     "summarize",
+    "trial_evaluation",
     "validate_optimization",
 ]
 
@@ -52,7 +59,18 @@ logger = logging.getLogger(__name__)
 
 FAIL_REASON = "fail_reason"
 WORKER = "worker"
-CONSTRAINT = "constraint"
+ASK_GUARD = threading.Lock()
+"""Held while this process asks for a trial and tags it (see ``_ask_tagged``)."""
+EVALUATION = "evaluation"
+"""One user attribute per trial holds its outcome (per-window values, trades, constraint
+violations, feasibility, the trial it duplicates): on a database every attribute is its own
+round trips, so one instead of four or five keeps the storage's share of a trial small."""
+
+
+def trial_evaluation(trial: FrozenTrial) -> dict[str, Any]:
+    """A trial's recorded outcome (empty for a failed or running trial)."""
+    evaluation = trial.user_attrs.get(EVALUATION)
+    return evaluation if isinstance(evaluation, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +312,7 @@ class _GridSampler(optuna.samplers.GridSampler):
 
 
 def _constraints(trial: FrozenTrial) -> list[float]:
-    return list(trial.user_attrs.get(CONSTRAINT, [0.0]))
+    return list(trial_evaluation(trial).get("constraint", [0.0]))
 
 
 def run_trials(
@@ -306,28 +324,61 @@ def run_trials(
     *,
     tag: str,
     deadline: float | None = None,
+    evaluate: Callable[[dict[str, Any]], Evaluation] | None = None,
 ) -> int:
-    """Pull trials until the study's budget is spent (or the deadline passes); return count."""
+    """Pull trials until the study's budget is spent (or the deadline passes); return count.
+
+    ``evaluate`` replaces the backtest of a parameter set (the storage benchmark times the
+    loop itself with a trivial one); by default it is ``evaluate_params`` on the plan.
+    """
+    if evaluate is None:
+
+        def evaluate(params: dict[str, Any]) -> Evaluation:
+            return evaluate_params(scenario, data, params, plan.windows, plan.period)
+
     config = _config(scenario)
     finite = math.isfinite(space_size(config.params))
     heartbeat = heartbeat_enabled(study._storage)
+    stale_check_s = 0.0
+    if heartbeat:
+        stale_check_s = float(study._storage.get_heartbeat_interval())  # type: ignore[attr-defined]
+    next_stale_check = 0.0
     ran = 0
     while deadline is None or time.time() < deadline:
         with lock.hold():
-            if heartbeat:
+            if heartbeat and time.monotonic() >= next_stale_check:
                 # Trials of a host that died are failed here, so the budget is still met.
+                # Once per heartbeat interval is enough: a trial turns stale only after the
+                # grace period, several intervals long.
                 optuna.storages.fail_stale_trials(study)
+                next_stale_check = time.monotonic() + stale_check_s
             if len(study.get_trials(deepcopy=False)) >= plan.budget:
                 break
-            with warnings.catch_warnings():
-                # Optuna expects heartbeats only under Study.optimize; _heartbeat records them.
-                warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                trial = study.ask()
-            trial.set_user_attr(WORKER, tag)
+            trial = _ask_tagged(study, tag)
         with _heartbeat(study, trial, enabled=heartbeat):
-            _run_trial(study, trial, plan, scenario, data, finite)
+            _run_trial(study, trial, scenario, evaluate, finite)
         ran += 1
     return ran
+
+
+def _ask_tagged(study: optuna.Study, tag: str) -> Trial:
+    """A new trial, already tagged with its worker, so that it can be failed if the worker dies.
+
+    Held under ``ASK_GUARD``, which a worker exiting because its parent died waits for; a
+    SIGTERM between the two steps fails the trial instead of leaving it running untagged.
+    """
+    with ASK_GUARD:
+        with warnings.catch_warnings():
+            # Optuna expects heartbeats only under Study.optimize; _heartbeat records them.
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")
+            trial = study.ask()
+        try:
+            trial.set_user_attr(WORKER, tag)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                study.tell(trial, state=TrialState.FAIL)
+            raise
+    return trial
 
 
 @contextlib.contextmanager
@@ -358,9 +409,8 @@ def _heartbeat(study: optuna.Study, trial: Trial, *, enabled: bool) -> Iterator[
 def _run_trial(
     study: optuna.Study,
     trial: Trial,
-    plan: StudyPlan,
     scenario: Scenario,
-    data: OptimizationData,
+    evaluate: Callable[[dict[str, Any]], Evaluation],
     finite_space: bool,
 ) -> None:
     """Evaluate one trial; any failure is recorded on the trial with its reason."""
@@ -371,22 +421,25 @@ def _run_trial(
         earlier = _same_params(study, trial, params) if finite_space else None
         if earlier is not None:
             # A discrete space revisits points; reuse the value instead of recomputing it.
-            trial.set_user_attr("duplicate_of", earlier.number)
-            trial.set_user_attr(CONSTRAINT, earlier.user_attrs.get(CONSTRAINT, [0.0]))
+            outcome = {**trial_evaluation(earlier), "duplicate_of": earlier.number}
+            trial.set_user_attr(EVALUATION, outcome)
             study.tell(trial, earlier.values)
             finished = True
             return
-        evaluation = evaluate_params(scenario, data, params, plan.windows, plan.period)
+        evaluation = evaluate(params)
         bad = [v for v in evaluation.values if not math.isfinite(v)]
         if bad:
             raise ValueError(
                 f"objective is {bad[0]} (the metric is undefined for these parameters, "
                 "e.g. no trades or no variation in returns)"
             )
-        trial.set_user_attr("window_values", [list(v) for v in evaluation.window_values])
-        trial.set_user_attr("n_trades", evaluation.n_trades)
-        trial.set_user_attr(CONSTRAINT, list(evaluation.constraint_violations) or [0.0])
-        trial.set_user_attr("feasible", evaluation.feasible)
+        outcome = {
+            "window_values": [list(v) for v in evaluation.window_values],
+            "n_trades": evaluation.n_trades,
+            "constraint": list(evaluation.constraint_violations) or [0.0],
+            "feasible": evaluation.feasible,
+        }
+        trial.set_user_attr(EVALUATION, outcome)
         study.tell(trial, list(evaluation.values))
         finished = True
     except Exception as exc:  # noqa: BLE001  # the trial boundary: record, never swallow
@@ -404,7 +457,9 @@ def _run_trial(
 
 
 def _same_params(study: optuna.Study, trial: Trial, params: dict[str, Any]) -> FrozenTrial | None:
-    for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+    # The trials the sampler read when this trial was asked: no second read of the storage.
+    complete = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+    for other in complete:
         if other.number != trial.number and other.params == params:
             return other
     return None
@@ -534,7 +589,7 @@ def _best_trials(study: optuna.Study) -> list[FrozenTrial]:
     complete = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if t.user_attrs.get("feasible", True)
+        if trial_evaluation(t).get("feasible", True)
     ]
     if not complete:
         failed = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.FAIL]
@@ -557,7 +612,8 @@ def _best_trials(study: optuna.Study) -> list[FrozenTrial]:
         maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
         complete.sort(key=lambda t: t.values[0], reverse=maximize)
         return complete
-    front = [t for t in study.best_trials if t.user_attrs.get("feasible", True)] or complete
+    front = [t for t in study.best_trials if trial_evaluation(t).get("feasible", True)]
+    front = front or complete
     sign = 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
     return sorted(front, key=lambda t: -sign * t.values[0])
 
@@ -584,7 +640,10 @@ def study_trials_frame(study: optuna.Study) -> pd.DataFrame:
         row["duration_s"] = duration.total_seconds() if duration is not None else None
         row["worker"] = trial.user_attrs.get(WORKER)
         row["fail_reason"] = trial.user_attrs.get(FAIL_REASON)
-        row["duplicate_of"] = trial.user_attrs.get("duplicate_of")
-        row["window_values"] = json.dumps(trial.user_attrs.get("window_values"))
+        evaluation = trial_evaluation(trial)
+        row["duplicate_of"] = evaluation.get("duplicate_of")
+        row["n_trades"] = evaluation.get("n_trades")
+        row["feasible"] = evaluation.get("feasible")
+        row["window_values"] = json.dumps(evaluation.get("window_values"))
         rows.append(row)
     return pd.DataFrame(rows)
