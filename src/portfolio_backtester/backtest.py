@@ -188,7 +188,8 @@ class PeriodSimulator:
 
     An optimisation trial scores the same weights on many windows: the prices, the targets
     and the settings are checked and turned into arrays once here, so each window costs
-    only its own arithmetic.
+    only its own arithmetic. All of them are checked, not only the days of the windows: a
+    strategy that emits a non-finite weight or an off-calendar date anywhere is refused.
     """
 
     def __init__(self, scenario: Scenario, data: OptimizationData, weights: pd.DataFrame):

@@ -570,6 +570,8 @@ else:
         # is a zombie that signal 0 still reaches; where /proc exists it says so.
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return False  # reaped meanwhile
         except OSError:
             return True
         return stat.rpartition(")")[2].split()[:1] != ["Z"]

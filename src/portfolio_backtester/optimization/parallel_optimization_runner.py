@@ -40,6 +40,7 @@ from .study import (
     StudyPlan,
     TrialLock,
     await_other_hosts,
+    exit_or_defer,
     make_sampler,
     mark_trials_failed,
     plan_studies,
@@ -384,7 +385,7 @@ def _worker_tag(pid: int) -> str:
 
 
 def _raise_system_exit(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
+    exit_or_defer(128 + signum)
 
 
 def _watch_parent() -> None:

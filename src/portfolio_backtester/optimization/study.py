@@ -43,6 +43,7 @@ __all__ = [
     "StudyPlan",
     "TrialLock",
     "await_other_hosts",
+    "exit_or_defer",
     "joined_plans",
     "make_sampler",
     "mark_trials_failed",
@@ -61,16 +62,24 @@ FAIL_REASON = "fail_reason"
 WORKER = "worker"
 ASK_GUARD = threading.Lock()
 """Held while this process asks for a trial and tags it (see ``_ask_tagged``)."""
+_deferred_exit: list[int] = []
 EVALUATION = "evaluation"
 """One user attribute per trial holds its outcome (per-window values, trades, constraint
 violations, feasibility, the trial it duplicates): on a database every attribute is its own
 round trips, so one instead of four or five keeps the storage's share of a trial small."""
 
 
+_SEPARATE_ATTRIBUTES = ("window_values", "n_trades", "constraint", "feasible", "duplicate_of")
+"""Where studies written before the single ``evaluation`` attribute keep the outcome."""
+
+
 def trial_evaluation(trial: FrozenTrial) -> dict[str, Any]:
     """A trial's recorded outcome (empty for a failed or running trial)."""
     evaluation = trial.user_attrs.get(EVALUATION)
-    return evaluation if isinstance(evaluation, dict) else {}
+    if isinstance(evaluation, dict):
+        return evaluation
+    # A resumed older study: its infeasible trials must stay infeasible.
+    return {k: trial.user_attrs[k] for k in _SEPARATE_ATTRIBUTES if k in trial.user_attrs}
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,8 +373,9 @@ def run_trials(
 def _ask_tagged(study: optuna.Study, tag: str) -> Trial:
     """A new trial, already tagged with its worker, so that it can be failed if the worker dies.
 
-    Held under ``ASK_GUARD``, which a worker exiting because its parent died waits for; a
-    SIGTERM between the two steps fails the trial instead of leaving it running untagged.
+    Under ``ASK_GUARD``: a worker exiting because its parent died waits for it, and a SIGTERM
+    arriving meanwhile is deferred (``exit_or_defer``) until the trial is tagged, then fails
+    the trial, so no running trial is ever left without a worker to blame.
     """
     with ASK_GUARD:
         with warnings.catch_warnings():
@@ -378,7 +388,21 @@ def _ask_tagged(study: optuna.Study, tag: str) -> Trial:
             with contextlib.suppress(Exception):
                 study.tell(trial, state=TrialState.FAIL)
             raise
+    if _deferred_exit:
+        with contextlib.suppress(Exception):
+            trial.set_user_attr(FAIL_REASON, "interrupted")
+            study.tell(trial, state=TrialState.FAIL)
+        raise SystemExit(_deferred_exit.pop())
     return trial
+
+
+def exit_or_defer(code: int) -> None:
+    """Exit with ``code`` (a signal handler's job), unless a trial is being asked and tagged:
+    then exit right after (see ``_ask_tagged``)."""
+    if ASK_GUARD.locked():
+        _deferred_exit.append(code)
+        return
+    raise SystemExit(code)
 
 
 @contextlib.contextmanager
@@ -457,7 +481,8 @@ def _run_trial(
 
 
 def _same_params(study: optuna.Study, trial: Trial, params: dict[str, Any]) -> FrozenTrial | None:
-    # The trials the sampler read when this trial was asked: no second read of the storage.
+    # The snapshot the sampler read while this trial was asked (TPE does), if any: then the
+    # storage is not read a second time.
     complete = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
     for other in complete:
         if other.number != trial.number and other.params == params:

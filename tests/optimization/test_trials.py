@@ -1,0 +1,78 @@
+"""The trial loop's bookkeeping: outcomes read back from older studies, and SIGTERM while a
+trial is being asked."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from portfolio_backtester.optimization import study as study_module
+from portfolio_backtester.optimization.study import (
+    _ask_tagged,
+    _constraints,
+    exit_or_defer,
+    trial_evaluation,
+)
+
+
+def test_outcomes_of_studies_written_with_separate_attributes_are_still_read() -> None:
+    """A study resumed from an older version keeps its infeasible trials infeasible."""
+    old = create_trial(
+        params={"x": 0.5},
+        distributions={"x": FloatDistribution(0.0, 1.0)},
+        value=1.0,
+        user_attrs={"feasible": False, "constraint": [0.25], "n_trades": 3},
+    )
+    assert trial_evaluation(old) == {"feasible": False, "constraint": [0.25], "n_trades": 3}
+    assert _constraints(old) == [0.25]
+    new = create_trial(
+        value=1.0, user_attrs={"evaluation": {"feasible": True, "constraint": [-0.1]}}
+    )
+    assert _constraints(new) == [-0.1]
+    assert trial_evaluation(create_trial(value=1.0)) == {}
+
+
+class SignallingSampler(optuna.samplers.RandomSampler):
+    """Sends this process SIGTERM while Optuna is creating the trial."""
+
+    def before_trial(self, study: optuna.Study, trial: Any) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        super().before_trial(study, trial)
+
+
+@pytest.fixture
+def sigterm_defers() -> Iterator[None]:
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: exit_or_defer(128 + signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        study_module._deferred_exit.clear()
+
+
+@pytest.mark.usefixtures("sigterm_defers")
+def test_sigterm_while_a_trial_is_asked_fails_the_tagged_trial_then_exits() -> None:
+    study = optuna.create_study(sampler=SignallingSampler(seed=1))
+    with pytest.raises(SystemExit) as stopped:
+        _ask_tagged(study, "host:123")
+    assert stopped.value.code == 128 + signal.SIGTERM
+    (trial,) = study.trials
+    assert trial.state == TrialState.FAIL
+    assert trial.user_attrs == {"worker": "host:123", "fail_reason": "interrupted"}
+    assert not study_module.ASK_GUARD.locked()
+
+
+@pytest.mark.usefixtures("sigterm_defers")
+def test_sigterm_outside_the_ask_exits_at_once() -> None:
+    with pytest.raises(SystemExit) as stopped:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this returns
+    assert stopped.value.code == 128 + signal.SIGTERM
