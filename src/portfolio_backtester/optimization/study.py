@@ -73,6 +73,13 @@ _SEPARATE_ATTRIBUTES = ("window_values", "n_trades", "constraint", "feasible", "
 """Where studies written before the single ``evaluation`` attribute keep the outcome."""
 
 
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Optuna's ``fail_stale_trials``, whose experimental status we accept knowingly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
 def trial_evaluation(trial: FrozenTrial) -> dict[str, Any]:
     """A trial's recorded outcome (empty for a failed or running trial)."""
     evaluation = trial.user_attrs.get(EVALUATION)
@@ -247,7 +254,7 @@ def await_other_hosts(storage: BaseStorage, plans: tuple[StudyPlan, ...]) -> Non
         running = 0
         for plan in plans:
             study = optuna.load_study(study_name=plan.name, storage=storage)
-            optuna.storages.fail_stale_trials(study)
+            fail_stale_trials(study)
             running += len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
         if running == 0:
             return
@@ -359,7 +366,7 @@ def run_trials(
                 # Trials of a host that died are failed here, so the budget is still met.
                 # Once per heartbeat interval is enough: a trial turns stale only after the
                 # grace period, several intervals long.
-                optuna.storages.fail_stale_trials(study)
+                fail_stale_trials(study)
                 next_stale_check = time.monotonic() + stale_check_s
             if len(study.get_trials(deepcopy=False)) >= plan.budget:
                 break
@@ -510,7 +517,7 @@ def recover_orphaned_trials(study: optuna.Study) -> int:
     RDB storage with a heartbeat fails stale trials itself.
     """
     if heartbeat_enabled(study._storage):
-        optuna.storages.fail_stale_trials(study)
+        fail_stale_trials(study)
     host = socket.gethostname()
     count = 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
