@@ -93,6 +93,19 @@ def alive(pid: int) -> bool:
         return False
 
 
+def group_pids(pgid: int) -> set[str]:
+    """The process ids (as strings) of every live process in a process group."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # state, ppid, pgrp
+            pids.add(stat.parent.name)
+    return pids
+
+
 def study_trials(folder: Path, study: str = "s") -> list[optuna.trial.FrozenTrial]:
     """The trials of the study kept in ``folder``'s journal file."""
     storage = open_storage(default_storage_url(folder))

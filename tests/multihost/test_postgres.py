@@ -22,6 +22,7 @@ import yaml
 from optuna.trial import TrialState
 
 from portfolio_backtester.optimization.storage import open_storage
+from processes import group_pids
 
 TESTS = Path(__file__).resolve().parents[1]
 URL = os.environ.get("PBT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -197,18 +198,21 @@ def test_a_killed_host_loses_only_its_running_trials(tmp_path: Path, study_name:
     path = scenario(tmp_path, sleep_s=0.5, step=0.025)  # 41 points: B joins well before the end
     host_a, host_b = start_two_hosts(tmp_path, path, study_name)
     deadline = time.monotonic() + 60
+    b_pids: set[str] = set()
     while time.monotonic() < deadline:
+        # Host B's processes: its parent and its workers, all in B's process group.
+        b_pids |= group_pids(host_b.pid)
         running_b = [
             t
             for t in trials(study_name)
             if t.state == TrialState.RUNNING
-            and t.user_attrs.get("worker", "").rpartition(":")[2]
-            in {p.name for p in (tmp_path / "b").iterdir()}
+            and t.user_attrs.get("worker", "").rpartition(":")[2] in b_pids
         ]
         if running_b:
             break
         time.sleep(0.1)
     assert running_b, "host B never ran a trial"
+    b_pids |= group_pids(host_b.pid)
     os.killpg(host_b.pid, signal.SIGKILL)
     host_b.communicate(timeout=30)
     _out_a, err_a = host_a.communicate(timeout=240)
@@ -218,7 +222,6 @@ def test_a_killed_host_loses_only_its_running_trials(tmp_path: Path, study_name:
     assert not [t for t in done if t.state == TrialState.RUNNING]
     failed = [t for t in done if t.state == TrialState.FAIL]
     assert failed, "the killed host's running trials end up failed"
-    b_pids = {p.name for p in (tmp_path / "b").iterdir()}
     assert all(t.user_attrs.get("worker", "").rpartition(":")[2] in b_pids for t in failed)
 
 
