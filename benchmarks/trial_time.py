@@ -22,7 +22,7 @@ from typing import Any
 
 import optuna
 
-from portfolio_backtester.backtest import PeriodSimulator
+from portfolio_backtester.backtest import PeriodSimulator, benchmark_period_returns
 from portfolio_backtester.config import Scenario, load_scenario
 from portfolio_backtester.data import build_optimization_data, load_market_data
 from portfolio_backtester.metrics import metric
@@ -73,7 +73,7 @@ def one_run(scenario: Scenario, trials: int) -> dict[str, float]:
         ]
         t2 = time.perf_counter()
         for returns, turnover, _ in outputs:
-            bench = simulator.benchmark_returns(returns.index)
+            bench = benchmark_period_returns(windowed, returns.index)
             for name in names:
                 metric(name, returns, bench, turnover=turnover)
         t3 = time.perf_counter()

@@ -104,7 +104,7 @@ def run_backtest(
     simulator = PeriodSimulator(scenario, data, weights)
     simulation = simulator.simulate(start, end)
     returns = simulation.returns
-    benchmark_returns = simulator.benchmark_returns(returns.index)
+    benchmark_returns = benchmark_period_returns(data, returns.index)
     rf = scenario.portfolio.risk_free_rate
     metrics = compute_metrics(
         returns, benchmark_returns, turnover=simulation.turnover, risk_free_rate=rf
@@ -211,11 +211,6 @@ class PeriodSimulator:
         opens = data.open if portfolio.execution == "next_open" else None
         self.market = prepare_prices(data.daily, opens)
         self.positions, self.targets = prepare_targets(weights, self.market)
-        self._data = data
-        benchmark = data.benchmark
-        self._benchmark: FloatArray | None = None
-        if benchmark.shape[1] and benchmark.index.equals(self.market.index):
-            self._benchmark = benchmark.iloc[:, 0].to_numpy(dtype=np.float64)
 
     def simulate(self, start: int, end: int) -> SimulationResult:
         """Simulate trading days ``start..end`` (positions), entering at the targets in force."""
@@ -233,24 +228,23 @@ class PeriodSimulator:
         returns = pd.Series(out.returns, index=index, name="returns", copy=False)
         return returns, out.turnover, int(out.trades.sum())
 
-    def benchmark_returns(self, index: pd.Index) -> pd.Series | None:
-        """As :func:`benchmark_period_returns`, by position when the dates are the prices'."""
-        if self._benchmark is None:
-            return benchmark_period_returns(self._data, pd.DatetimeIndex(index))
-        first = int(self.market.index.get_loc(index[0])) if len(index) else 0  # type: ignore[arg-type]
-        prices = self._benchmark[first : first + len(index)]
-        returns = np.zeros(len(prices))
-        with np.errstate(invalid="ignore"):
-            returns[1:] = prices[1:] / prices[:-1] - 1.0
-        returns[np.isnan(returns)] = 0.0
-        name = str(self._data.benchmark.columns[0])
-        return pd.Series(returns, index=index, name=name, copy=False)
 
+def benchmark_period_returns(data: OptimizationData, index: pd.Index) -> pd.Series | None:
+    """Benchmark returns on the backtest's days (the first day earns nothing).
 
-def benchmark_period_returns(data: OptimizationData, index: pd.DatetimeIndex) -> pd.Series | None:
-    """Benchmark returns on the backtest's days (the first day earns nothing)."""
+    Sliced by position and computed in NumPy: an optimisation asks for them once per window
+    of every trial, where pandas' label slicing and ``pct_change`` cost more than the window's
+    simulation.
+    """
     if data.benchmark.shape[1] == 0:
         return None
-    prices = data.benchmark.iloc[:, 0].loc[index[0] : index[-1]]
-    returns = prices.pct_change(fill_method=None).fillna(0.0)
-    return returns.rename(str(data.benchmark.columns[0]))
+    dates = data.benchmark.index
+    lo = int(dates.searchsorted(index[0]))
+    hi = int(dates.searchsorted(index[-1], side="right"))
+    prices = data.benchmark.to_numpy(dtype=np.float64)[lo:hi, 0]  # a view, no column copy
+    returns = np.zeros(len(prices))
+    with np.errstate(invalid="ignore"):
+        returns[1:] = prices[1:] / prices[:-1] - 1.0
+    returns[np.isnan(returns)] = 0.0
+    name = str(data.benchmark.columns[0])
+    return pd.Series(returns, index=dates[lo:hi], name=name, copy=False)

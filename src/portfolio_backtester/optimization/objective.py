@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..backtest import PeriodSimulator
+from ..backtest import PeriodSimulator, benchmark_period_returns
 from ..config import OptimizeConfig, Scenario
 from ..errors import ScenarioError, did_you_mean
 from ..metrics import HIGHER_IS_BETTER, METRIC_NAMES, metric
@@ -95,7 +95,7 @@ def evaluate_params(
         returns, turnover, trades = simulator.scoring_outputs(
             *window_positions(data, window, period)
         )
-        benchmark = simulator.benchmark_returns(returns.index)
+        benchmark = benchmark_period_returns(data, returns.index)
         per_window.append(
             tuple(
                 metric(name, returns, benchmark, turnover=turnover, risk_free_rate=rf)

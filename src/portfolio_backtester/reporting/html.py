@@ -501,11 +501,10 @@ def _read_frame(
     run_dir: Path, name: str, columns: Sequence[str], *, index: bool = True
 ) -> pd.DataFrame:
     """A CSV of the run folder, dated index first when ``index``, with the columns we use."""
-    path = run_dir / name
-    _read_text(run_dir, name)  # a missing file gets the same message as the JSON files
+    text = _read_text(run_dir, name)  # a missing file gets the same message as the JSON files
     try:
-        frame = pd.read_csv(path, index_col=0 if index else None, parse_dates=index)
-    except (OSError, ValueError) as exc:
+        frame = pd.read_csv(io.StringIO(text), index_col=0 if index else None, parse_dates=index)
+    except ValueError as exc:
         raise DataError(f"{run_dir}: cannot read {name} ({exc})") from None
     if index and not isinstance(frame.index, pd.DatetimeIndex):
         raise DataError(f"{run_dir}: {name} should start with a date column")

@@ -180,13 +180,6 @@ def prepare_prices(
     )
 
 
-def prepare_targets(
-    target_weights: pd.DataFrame, market: PreparedPrices
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Rebalance dates as sorted positions in the prices and ``(assets, dates)`` targets."""
-    return _target_array(target_weights, market.index, market.columns)
-
-
 def simulate_range(
     market: PreparedPrices,
     positions: npt.NDArray[np.int64],
@@ -384,10 +377,12 @@ def _price_array(frame: pd.DataFrame, what: str) -> tuple[npt.NDArray[np.float64
     return values, missing
 
 
-def _target_array(
-    target_weights: pd.DataFrame, price_index: pd.Index, price_columns: pd.Index
+def prepare_targets(
+    target_weights: pd.DataFrame, market: PreparedPrices
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Date positions in the prices (sorted) and ``(m, J)`` targets on their columns."""
+    """Rebalance dates as sorted positions in the prices, and ``(assets, dates)`` targets on
+    the prices' columns (0 where ``target_weights`` lacks a column)."""
+    price_index, price_columns = market.index, market.columns
     if not isinstance(target_weights, pd.DataFrame):
         raise DataError(
             f"target_weights must be a pandas DataFrame, got {type(target_weights).__name__}"
