@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -19,6 +20,7 @@ from portfolio_backtester.optimization.study import (
     _ask_tagged,
     _constraints,
     exit_or_defer,
+    fail_stale_trials,
     trial_evaluation,
 )
 
@@ -62,7 +64,7 @@ def sigterm_defers() -> Iterator[None]:
 def test_sigterm_while_a_trial_is_asked_fails_the_tagged_trial_then_exits() -> None:
     study = optuna.create_study(sampler=SignallingSampler(seed=1))
     with pytest.raises(SystemExit) as stopped:
-        _ask_tagged(study, "host:123")
+        _ask_tagged(study, "host:123", heartbeat=False)
     assert stopped.value.code == 128 + signal.SIGTERM
     (trial,) = study.trials
     assert trial.state == TrialState.FAIL
@@ -76,3 +78,42 @@ def test_sigterm_outside_the_ask_exits_at_once() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # the handler raises before this returns
     assert stopped.value.code == 128 + signal.SIGTERM
+
+
+def test_a_trial_abandoned_right_after_it_is_asked_turns_stale(tmp_path: Path) -> None:
+    """A host killed before its trial starts to run must not leave the trial running for good:
+    Optuna only fails running trials that have a heartbeat, so asking records the first."""
+    storage = optuna.storages.RDBStorage(
+        f"sqlite:///{tmp_path / 'study.db'}", heartbeat_interval=1, grace_period=2
+    )
+    study = optuna.create_study(storage=storage)
+    trial = _ask_tagged(study, "host:123", heartbeat=True)  # and nothing beats after this
+    time.sleep(3)
+    fail_stale_trials(study)
+    (frozen,) = study.trials
+    assert frozen.number == trial.number
+    assert frozen.state == TrialState.FAIL
+
+
+def test_a_trial_whose_worker_died_inside_ask_is_failed_after_the_grace_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed inside Optuna's ``ask``, a worker leaves a trial with neither heartbeat nor tag,
+    which Optuna's own stale check never fails."""
+    monkeypatch.setenv("PBT_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("PBT_GRACE_PERIOD", "2")
+    storage = optuna.storages.RDBStorage(
+        f"sqlite:///{tmp_path / 'study.db'}", heartbeat_interval=1, grace_period=2
+    )
+    study = optuna.create_study(storage=storage)
+    with pytest.warns(UserWarning, match="Heartbeat of storage"):
+        study.ask()  # the worker dies here: no heartbeat, no tag
+    running = _ask_tagged(study, "host:123", heartbeat=True)
+    for _ in range(3):  # a live, tagged trial keeps beating
+        storage.record_heartbeat(running._trial_id)
+        fail_stale_trials(study)
+        time.sleep(1)
+    orphan, alive = study.trials
+    assert orphan.state == TrialState.FAIL
+    assert orphan.user_attrs["fail_reason"] == "its worker died while asking for it"
+    assert alive.state == TrialState.RUNNING

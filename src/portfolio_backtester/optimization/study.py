@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime
 import json
 import logging
 import math
@@ -74,10 +75,23 @@ _SEPARATE_ATTRIBUTES = ("window_values", "n_trades", "constraint", "feasible", "
 
 
 def fail_stale_trials(study: optuna.Study) -> None:
-    """Optuna's ``fail_stale_trials``, whose experimental status we accept knowingly."""
+    """Fail the running trials of workers that died, on a database with heartbeats.
+
+    Optuna fails those whose heartbeat is older than the grace period, but skips trials with
+    no heartbeat at all: those of a worker killed inside ``ask``, before ``_ask_tagged``
+    recorded the first heartbeat and the worker tag. Such a trial is also failed here once it
+    is older than the grace period (measured on the hosts' clocks).
+    """
     with warnings.catch_warnings():
+        # Optuna's heartbeat is experimental; we rely on it knowingly.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+    _, grace = heartbeat_settings()
+    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=grace)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        started = trial.datetime_start
+        if WORKER not in trial.user_attrs and started is not None and started < cutoff:
+            _fail_trial(study, trial, "its worker died while asking for it")
 
 
 def trial_evaluation(trial: FrozenTrial) -> dict[str, Any]:
@@ -370,19 +384,22 @@ def run_trials(
                 next_stale_check = time.monotonic() + stale_check_s
             if len(study.get_trials(deepcopy=False)) >= plan.budget:
                 break
-            trial = _ask_tagged(study, tag)
+            trial = _ask_tagged(study, tag, heartbeat=heartbeat)
         with _heartbeat(study, trial, enabled=heartbeat):
             _run_trial(study, trial, scenario, evaluate, finite)
         ran += 1
     return ran
 
 
-def _ask_tagged(study: optuna.Study, tag: str) -> Trial:
-    """A new trial, already tagged with its worker, so that it can be failed if the worker dies.
+def _ask_tagged(study: optuna.Study, tag: str, *, heartbeat: bool) -> Trial:
+    """A new trial, with its first heartbeat (on a database) and tagged with its worker, so
+    that it can be failed whenever its worker dies.
 
-    Under ``ASK_GUARD``: a worker exiting because its parent died waits for it, and a SIGTERM
+    Optuna counts a running trial as stale only once it has a heartbeat, so the first one is
+    recorded straight after the trial exists, not when the trial starts to run. Under
+    ``ASK_GUARD``: a worker exiting because its parent died waits for it, and a SIGTERM
     arriving meanwhile is deferred (``exit_or_defer``) until the trial is tagged, then fails
-    the trial, so no running trial is ever left without a worker to blame.
+    the trial. Only a SIGKILL inside Optuna's ``ask`` itself can still orphan a trial.
     """
     with ASK_GUARD:
         with warnings.catch_warnings():
@@ -390,6 +407,8 @@ def _ask_tagged(study: optuna.Study, tag: str) -> Trial:
             warnings.filterwarnings("ignore", message="Heartbeat of storage")
             trial = study.ask()
         try:
+            if heartbeat:
+                study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
             trial.set_user_attr(WORKER, tag)
         except BaseException:
             with contextlib.suppress(Exception):
@@ -414,7 +433,8 @@ def exit_or_defer(code: int) -> None:
 
 @contextlib.contextmanager
 def _heartbeat(study: optuna.Study, trial: Trial, *, enabled: bool) -> Iterator[None]:
-    """Record the trial's heartbeat while it runs (ask-and-tell gets none from Optuna)."""
+    """Record the trial's heartbeat while it runs (ask-and-tell gets none from Optuna); the
+    first one was recorded when the trial was asked for."""
     if not enabled:
         yield
         return
@@ -423,10 +443,8 @@ def _heartbeat(study: optuna.Study, trial: Trial, *, enabled: bool) -> Iterator[
     stop = threading.Event()
 
     def beat() -> None:
-        while True:
+        while not stop.wait(interval):
             storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
-            if stop.wait(interval):
-                return
 
     thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
     thread.start()
