@@ -38,8 +38,9 @@ from optuna.trial import TrialState, create_trial
 from portfolio_backtester.config import load_scenario
 from portfolio_backtester.optimization.locks import AdvisoryLock
 from portfolio_backtester.optimization.objective import Evaluation
+from portfolio_backtester.optimization.plan import StudyPlan
 from portfolio_backtester.optimization.storage import is_shared_database, open_storage
-from portfolio_backtester.optimization.study import StudyPlan, TrialLock, run_trials
+from portfolio_backtester.optimization.trial_loop import TrialLock, WorkerShutdown, run_trials
 
 SCENARIO = {
     "name": "storage-benchmark",
@@ -79,14 +80,15 @@ def _loop(url: str | None, name: str, budget: int, lock: Any, queue: Any) -> Non
     scenario = load_scenario(SCENARIO)
     plan = StudyPlan(name, budget, (), "test")
     started = time.perf_counter()
+    assert scenario.optimize is not None
     ran = run_trials(
         study,
         plan,
-        scenario,
-        None,
+        trivial,
         TrialLock(guard),
+        space=scenario.optimize.params,
         tag=str(os.getpid()),
-        evaluate=trivial,  # type: ignore[arg-type]
+        shutdown=WorkerShutdown(),
     )
     queue.put((time.perf_counter() - started, ran, statements[0]))
 

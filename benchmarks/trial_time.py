@@ -22,7 +22,6 @@ from typing import Any
 
 import optuna
 
-from portfolio_backtester.backtest import PeriodSimulator, benchmark_period_returns
 from portfolio_backtester.config import Scenario, load_scenario
 from portfolio_backtester.data import build_optimization_data, load_market_data
 from portfolio_backtester.metrics import metric
@@ -30,8 +29,10 @@ from portfolio_backtester.optimization.objective import objective_names, window_
 from portfolio_backtester.optimization.parallel_optimization_runner import (
     ParallelOptimizationRunner,
 )
+from portfolio_backtester.optimization.plan import StudyPlan
 from portfolio_backtester.optimization.storage import default_storage_url, open_storage
 from portfolio_backtester.scenarios import default_optimize_scenario
+from portfolio_backtester.simulation.period import PeriodSimulator, benchmark_period_returns
 from portfolio_backtester.strategies import get_strategy
 
 
@@ -57,8 +58,6 @@ def one_run(scenario: Scenario, trials: int) -> dict[str, float]:
     parts = {"strategy": 0.0, "simulation": 0.0, "metrics": 0.0}
     strategy_cls = get_strategy(scenario.strategy.name)
     names = objective_names(scenario.optimize)  # type: ignore[arg-type]
-    from portfolio_backtester.optimization.study import StudyPlan
-
     for plan_dict, params in replay:
         plan = StudyPlan.from_dict(plan_dict)
         windowed = replace(data, windows=plan.windows)

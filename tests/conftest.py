@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import settings
 
 from portfolio_backtester.data.builtin import load_sp500
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Property tests draw the same examples on every run (a test that fails by chance is a
+# defect); HYPOTHESIS_PROFILE=explore draws new ones, to hunt for cases nobody thought of.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -8,23 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from .config import Scenario, load_scenario
-from .data import build_optimization_data, load_market_data
+from .data import OptimizationData, build_optimization_data, load_market_data
 from .errors import DataError
 from .metrics import compute_metrics
-from .optimization.results import OptimizationData
-from .simulation import SimulationResult
-from .simulation.engine import (
-    Settings,
-    prepare_prices,
-    prepare_targets,
-    simulate_range,
-    simulate_range_arrays,
-)
+from .simulation.period import PeriodSimulator, benchmark_period_returns
 from .strategies import BaseStrategy, get_strategy
 
 if TYPE_CHECKING:
@@ -32,17 +22,9 @@ if TYPE_CHECKING:
 
     from matplotlib.figure import Figure
 
-__all__ = [
-    "BacktestResult",
-    "PeriodSimulator",
-    "backtest_period",
-    "run_backtest",
-    "target_weights",
-]
+__all__ = ["BacktestResult", "backtest_bounds", "run_backtest"]
 
 logger = logging.getLogger(__name__)
-
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -71,13 +53,26 @@ class BacktestResult:
         """Equity against the benchmark on a log scale, drawdown below."""
         from .reporting.plots import equity_figure
 
-        return equity_figure(self)
+        name = self.scenario.strategy.name
+        title = f"{self.scenario.name}: {name}"
+        return equity_figure(self.returns, self.benchmark_returns, title=title, label=name)
 
     def save(self, directory: Path) -> None:
         """Write metrics.json, returns.csv, weights.csv and equity.png into ``directory``."""
-        from .reporting.files import write_backtest_files
+        from .reporting.run_folder import write_backtest_run
 
-        write_backtest_files(self, directory)
+        write_backtest_run(
+            directory,
+            scenario=self.scenario,
+            params=self.params,
+            returns=self.returns,
+            benchmark_returns=self.benchmark_returns,
+            weights=self.weights,
+            turnover=self.turnover,
+            costs=self.costs,
+            metrics=self.metrics,
+            benchmark_metrics=self.benchmark_metrics,
+        )
 
 
 def run_backtest(
@@ -100,9 +95,8 @@ def run_backtest(
         data = build_optimization_data(load_market_data(scenario.data))
     strategy = strategy_cls()
     start, end = backtest_bounds(scenario, strategy, resolved, data)
-    weights = target_weights(strategy, data, resolved)
-    simulator = PeriodSimulator(scenario, data, weights)
-    simulation = simulator.simulate(start, end)
+    weights = strategy.generate_weights(data, resolved)
+    simulation = PeriodSimulator(scenario, data, weights).simulate(start, end)
     returns = simulation.returns
     benchmark_returns = benchmark_period_returns(data, returns.index)
     rf = scenario.portfolio.risk_free_rate
@@ -120,11 +114,15 @@ def run_backtest(
         in_period = pd.concat([first, in_period])
     elapsed = time.perf_counter() - started
     logger.info(
-        "backtest of %s %s: %d days in %.2f s", strategy_cls.name, resolved, len(returns), elapsed
+        "backtest of %s %s: %d days in %.2f s",
+        strategy_cls.name,
+        dict(resolved),
+        len(returns),
+        elapsed,
     )
     return BacktestResult(
         scenario=scenario,
-        params=resolved,
+        params=dict(resolved),
         returns=returns,
         benchmark_returns=benchmark_returns,
         weights=in_period,
@@ -135,13 +133,6 @@ def run_backtest(
         benchmark_metrics=benchmark_metrics,
         elapsed_s=elapsed,
     )
-
-
-def target_weights(
-    strategy: BaseStrategy, data: OptimizationData, params: Mapping[str, Any]
-) -> pd.DataFrame:
-    """The strategy's targets over all the data; slicing later never changes a row."""
-    return strategy.generate_weights(data, params)
 
 
 def backtest_bounds(
@@ -174,77 +165,3 @@ def backtest_bounds(
             f"{index[-1]:%Y-%m-%d}"
         )
     return start, end
-
-
-def backtest_period(
-    scenario: Scenario, data: OptimizationData, weights: pd.DataFrame, start: int, end: int
-) -> SimulationResult:
-    """Simulate trading days ``start..end`` (positions), entering at the targets in force."""
-    return PeriodSimulator(scenario, data, weights).simulate(start, end)
-
-
-class PeriodSimulator:
-    """One set of target weights, simulated over any range of trading days.
-
-    An optimisation trial scores the same weights on many windows: the prices, the targets
-    and the settings are checked and turned into arrays once here, so each window costs
-    only its own arithmetic. All of them are checked, not only the days of the windows: a
-    strategy that emits a non-finite weight or an off-calendar date anywhere is refused.
-    """
-
-    def __init__(self, scenario: Scenario, data: OptimizationData, weights: pd.DataFrame):
-        portfolio = scenario.portfolio
-        if portfolio.execution == "next_open" and data.open is None:
-            raise DataError(
-                "portfolio.execution is 'next_open' but the data has no open prices; "
-                "use a long-form file with an 'open' field, or execution: close"
-            )
-        self.settings = Settings(
-            cost_bps=scenario.costs.cost_bps,
-            commission=scenario.costs.commission,
-            initial_capital=portfolio.initial_capital,
-            execution=portfolio.execution,
-            cash_rate=portfolio.cash_rate,
-            max_gross_leverage=portfolio.max_gross_leverage,
-            allow_short=portfolio.allow_short,
-        )
-        opens = data.open if portfolio.execution == "next_open" else None
-        self.market = prepare_prices(data.daily, opens)
-        self.positions, self.targets = prepare_targets(weights, self.market)
-
-    def simulate(self, start: int, end: int) -> SimulationResult:
-        """Simulate trading days ``start..end`` (positions), entering at the targets in force."""
-        return simulate_range(self.market, self.positions, self.targets, start, end, self.settings)
-
-    def scoring_outputs(self, start: int, end: int) -> tuple[pd.Series, FloatArray, int]:
-        """Daily returns, daily turnover and the number of trades of ``start..end``.
-
-        What an objective reads, without the other outputs' pandas objects.
-        """
-        first, out = simulate_range_arrays(
-            self.market, self.positions, self.targets, start, end, self.settings
-        )
-        index = self.market.index[first : end + 1]
-        returns = pd.Series(out.returns, index=index, name="returns", copy=False)
-        return returns, out.turnover, int(out.trades.sum())
-
-
-def benchmark_period_returns(data: OptimizationData, index: pd.Index) -> pd.Series | None:
-    """Benchmark returns on the backtest's days (the first day earns nothing).
-
-    Sliced by position and computed in NumPy: an optimisation asks for them once per window
-    of every trial, where pandas' label slicing and ``pct_change`` cost more than the window's
-    simulation.
-    """
-    if data.benchmark.shape[1] == 0:
-        return None
-    dates = data.benchmark.index
-    lo = int(dates.searchsorted(index[0]))
-    hi = int(dates.searchsorted(index[-1], side="right"))
-    prices = data.benchmark.to_numpy(dtype=np.float64)[lo:hi, 0]  # a view, no column copy
-    returns = np.zeros(len(prices))
-    with np.errstate(invalid="ignore"):
-        returns[1:] = prices[1:] / prices[:-1] - 1.0
-    returns[np.isnan(returns)] = 0.0
-    name = str(data.benchmark.columns[0])
-    return pd.Series(returns, index=dates[lo:hi], name=name, copy=False)

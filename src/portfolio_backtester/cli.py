@@ -183,9 +183,9 @@ def _optimize(args: argparse.Namespace) -> int:
     from .backtest import run_backtest
     from .data import build_optimization_data, load_market_data
     from .optimization.parallel_optimization_runner import ParallelOptimizationRunner
-    from .optimization.storage import default_storage_url
-    from .reporting.files import write_optimization_files
+    from .optimization.storage import HeartbeatSettings, default_storage_url
     from .reporting.html import build_report
+    from .reporting.run_folder import write_optimization_run
     from .reporting.tables import metrics_table
 
     scenario = _load(args, optimize=True)
@@ -201,10 +201,11 @@ def _optimize(args: argparse.Namespace) -> int:
 
         raise ScenarioError(f"--trials must be at least 1, got {args.trials}")
     output = _output_dir(args, scenario)
+    storage_url = args.storage or default_storage_url(output)
     runner = ParallelOptimizationRunner(
         scenario=scenario,
         data=build_optimization_data(load_market_data(scenario.data)),
-        storage_url=args.storage or default_storage_url(output),
+        storage_url=storage_url,
         study_name=args.study_name or scenario.name,
         n_jobs=args.n_jobs,
         trials=args.trials,
@@ -212,13 +213,13 @@ def _optimize(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         timeout=args.timeout,
         on_progress=None if args.quiet else _ProgressPrinter(),
+        heartbeat=HeartbeatSettings.from_environment(),
     )
     result, data = runner.run()
     del runner  # drop the private copy: from here on the (mapped) `data` is the only one
     backtest = run_backtest(scenario, params=result.best_params, data=data)
-    write_optimization_files(
-        result, backtest, output, storage_url=args.storage or default_storage_url(output)
-    )
+    backtest.save(output)
+    write_optimization_run(output, result, scenario=scenario, storage_url=storage_url)
     states = ", ".join(f"{k.lower()} {v}" for k, v in sorted(result.trial_states.items()))
     print(
         f"\n{scenario.name}: {sum(result.trial_states.values())} trials ({states}) "
@@ -252,12 +253,13 @@ def _optimize(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from .data import build_optimization_data, load_market_data
     from .errors import OptimizationError
-    from .optimization.data_context import data_fingerprint
+    from .optimization._fingerprint import data_fingerprint
     from .optimization.parallel_optimization_runner import ParallelOptimizationRunner
-    from .optimization.storage import open_storage
-    from .optimization.study import joined_plans, remaining_trials
+    from .optimization.plan import joined_plans, remaining_trials
+    from .optimization.storage import HeartbeatSettings, open_storage
 
-    storage = open_storage(args.storage)
+    heartbeat = HeartbeatSettings.from_environment()
+    storage = open_storage(args.storage, heartbeat)
     scenario, fingerprint, plans = joined_plans(storage, args.study_name)
     data = build_optimization_data(load_market_data(scenario.data))
     if data_fingerprint(data) != fingerprint:
@@ -279,6 +281,7 @@ def _worker(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         timeout=args.timeout,
         on_progress=None if args.quiet else _ProgressPrinter(),
+        heartbeat=heartbeat,
     )
     del data
     try:

@@ -15,12 +15,13 @@ from optuna.trial import TrialState
 from portfolio_backtester.config import load_scenario
 from portfolio_backtester.data import build_optimization_data, load_market_data
 from portfolio_backtester.errors import OptimizationError, ScenarioError
+from portfolio_backtester.optimization.attributes import trial_evaluation
 from portfolio_backtester.optimization.objective import evaluate_params
 from portfolio_backtester.optimization.parallel_optimization_runner import (
     ParallelOptimizationRunner,
 )
+from portfolio_backtester.optimization.plan import build_windows
 from portfolio_backtester.optimization.storage import default_storage_url, open_storage
-from portfolio_backtester.optimization.study import build_windows, trial_evaluation
 
 GRID = {
     "lookback_months": {"type": "int", "low": 3, "high": 6},
@@ -202,9 +203,9 @@ def test_bad_optimize_sections_are_refused_before_anything_is_written(
 def test_trial_scores_equal_backtests_of_each_window(data: Any) -> None:
     """Every metric an objective can use, scored per window by the optimiser's fast path,
     equals the same metric on a plain ``simulate`` of that window's rows alone."""
-    from portfolio_backtester.backtest import benchmark_period_returns, target_weights
     from portfolio_backtester.metrics import METRIC_NAMES, metric
     from portfolio_backtester.simulation import simulate
+    from portfolio_backtester.simulation.period import benchmark_period_returns
     from portfolio_backtester.strategies import get_strategy
 
     scenario = load_scenario(
@@ -223,7 +224,7 @@ def test_trial_scores_equal_backtests_of_each_window(data: Any) -> None:
     evaluation = evaluate_params(scenario, data, params, windows)
     strategy_cls = get_strategy("simple_momentum")
     resolved = strategy_cls.resolve_params({"skip_months": 0, **params})
-    weights = target_weights(strategy_cls(), data, resolved)
+    weights = strategy_cls().generate_weights(data, resolved)
     index = data.daily.index
     for window, scores in zip(windows, evaluation.window_values, strict=True):
         rows = slice(

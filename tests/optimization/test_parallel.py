@@ -16,8 +16,8 @@ from portfolio_backtester.optimization.objective import evaluate_params
 from portfolio_backtester.optimization.parallel_optimization_runner import (
     ParallelOptimizationRunner,
 )
+from portfolio_backtester.optimization.plan import build_windows
 from portfolio_backtester.optimization.storage import default_storage_url
-from portfolio_backtester.optimization.study import build_windows
 from processes import fault_scenario, start_cli, study_trials
 
 pytestmark = pytest.mark.slow

@@ -15,14 +15,10 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from portfolio_backtester.optimization import study as study_module
-from portfolio_backtester.optimization.study import (
-    _ask_tagged,
-    _constraints,
-    exit_or_defer,
-    fail_stale_trials,
-    trial_evaluation,
-)
+from portfolio_backtester.optimization.attributes import trial_evaluation
+from portfolio_backtester.optimization.recovery import fail_stale_trials
+from portfolio_backtester.optimization.samplers import _constraints
+from portfolio_backtester.optimization.trial_loop import WorkerShutdown, ask_tagged
 
 
 def test_outcomes_of_studies_written_with_separate_attributes_are_still_read() -> None:
@@ -51,28 +47,35 @@ class SignallingSampler(optuna.samplers.RandomSampler):
 
 
 @pytest.fixture
-def sigterm_defers() -> Iterator[None]:
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: exit_or_defer(128 + signum))
+def shutdown() -> Iterator[WorkerShutdown]:
+    """A worker's shutdown state, wired to SIGTERM as ``_optuna_worker`` wires it."""
+    state = WorkerShutdown()
+    previous = signal.signal(
+        signal.SIGTERM, lambda signum, frame: state.request_exit(128 + signum)
+    )
     try:
-        yield
+        yield state
     finally:
         signal.signal(signal.SIGTERM, previous)
-        study_module._deferred_exit.clear()
 
 
-@pytest.mark.usefixtures("sigterm_defers")
-def test_sigterm_while_a_trial_is_asked_fails_the_tagged_trial_then_exits() -> None:
+def test_sigterm_while_a_trial_is_asked_fails_the_tagged_trial_then_exits(
+    shutdown: WorkerShutdown,
+) -> None:
     study = optuna.create_study(sampler=SignallingSampler(seed=1))
     with pytest.raises(SystemExit) as stopped:
-        _ask_tagged(study, "host:123", heartbeat=False)
+        ask_tagged(study, "host:123", shutdown, heartbeat=False)
     assert stopped.value.code == 128 + signal.SIGTERM
     (trial,) = study.trials
     assert trial.state == TrialState.FAIL
     assert trial.user_attrs == {"worker": "host:123", "fail_reason": "interrupted"}
-    assert not study_module.ASK_GUARD.locked()
+    assert shutdown.take_deferred() is None
+    # The guard is released: a later exit request exits at once.
+    with pytest.raises(SystemExit):
+        shutdown.request_exit(3)
 
 
-@pytest.mark.usefixtures("sigterm_defers")
+@pytest.mark.usefixtures("shutdown")
 def test_sigterm_outside_the_ask_exits_at_once() -> None:
     with pytest.raises(SystemExit) as stopped:
         os.kill(os.getpid(), signal.SIGTERM)
@@ -87,7 +90,7 @@ def test_a_trial_abandoned_right_after_it_is_asked_turns_stale(tmp_path: Path) -
         f"sqlite:///{tmp_path / 'study.db'}", heartbeat_interval=1, grace_period=2
     )
     study = optuna.create_study(storage=storage)
-    trial = _ask_tagged(study, "host:123", heartbeat=True)  # and nothing beats after this
+    trial = ask_tagged(study, "host:123", WorkerShutdown(), heartbeat=True)  # no beat after
     time.sleep(3)
     fail_stale_trials(study)
     (frozen,) = study.trials
@@ -96,19 +99,17 @@ def test_a_trial_abandoned_right_after_it_is_asked_turns_stale(tmp_path: Path) -
 
 
 def test_a_trial_whose_worker_died_inside_ask_is_failed_after_the_grace_period(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     """Killed inside Optuna's ``ask``, a worker leaves a trial with neither heartbeat nor tag,
-    which Optuna's own stale check never fails."""
-    monkeypatch.setenv("PBT_HEARTBEAT_INTERVAL", "1")
-    monkeypatch.setenv("PBT_GRACE_PERIOD", "2")
+    which Optuna's own stale check never fails (the grace period is the storage's own)."""
     storage = optuna.storages.RDBStorage(
         f"sqlite:///{tmp_path / 'study.db'}", heartbeat_interval=1, grace_period=2
     )
     study = optuna.create_study(storage=storage)
     with pytest.warns(UserWarning, match="Heartbeat of storage"):
         study.ask()  # the worker dies here: no heartbeat, no tag
-    running = _ask_tagged(study, "host:123", heartbeat=True)
+    running = ask_tagged(study, "host:123", WorkerShutdown(), heartbeat=True)
     for _ in range(3):  # a live, tagged trial keeps beating
         storage.record_heartbeat(running._trial_id)
         fail_stale_trials(study)

@@ -178,10 +178,17 @@ def test_the_report_command_gives_one_error_line(
 
 
 @pytest.mark.slow
-def test_a_moved_run_folder_is_rebuilt_with_its_study(optimize_run: Path, tmp_path: Path) -> None:
-    """The journal named in run.json is gone: the copy in the folder is used, none created."""
+def test_a_run_folder_without_its_study_storage_is_rebuilt_with_its_study(
+    optimize_run: Path, tmp_path: Path
+) -> None:
+    """The report reads the run folder only: with the journal deleted and run.json naming a
+    storage that does not exist, the study's plots are still drawn and nothing is created."""
     moved = tmp_path / "moved"
-    shutil.copytree(optimize_run, moved, ignore=shutil.ignore_patterns("report.html", "figures"))
+    shutil.copytree(
+        optimize_run,
+        moved,
+        ignore=shutil.ignore_patterns("report.html", "figures", "optuna-journal.log"),
+    )
     run = json.loads((moved / "run.json").read_text(encoding="utf-8"))
     gone = tmp_path / "elsewhere" / "optuna-journal.log"
     run["storage_url"] = f"journal://{gone}"
@@ -189,7 +196,9 @@ def test_a_moved_run_folder_is_rebuilt_with_its_study(optimize_run: Path, tmp_pa
     style = dict(matplotlib.rcParams)
     assert main(["report", str(moved), "-q"]) == 0
     _assert_report(moved, OPTIMIZE)
+    assert (moved / "figures" / "importance_0.png").is_file()
     assert not gone.parent.exists()
+    assert not (moved / "optuna-journal.log").exists()
     # Optuna's plots switch pyplot to ggplot and register figures: neither may leak.
     assert dict(matplotlib.rcParams) == style
     assert pyplot.get_fignums() == []

@@ -17,13 +17,8 @@ from test_simulate_reference import assert_same_result
 
 from portfolio_backtester.errors import DataError
 from portfolio_backtester.simulation import simulate
-from portfolio_backtester.simulation.engine import (
-    Settings,
-    prepare_prices,
-    prepare_targets,
-    simulate_range,
-    simulate_range_arrays,
-)
+from portfolio_backtester.simulation.checks import Settings, prepare_prices, prepare_targets
+from portfolio_backtester.simulation.engine import simulate_range, simulate_range_arrays
 
 
 def sliced_targets(targets: pd.DataFrame, index: pd.Index, start: int, end: int) -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..optimization.results import OptimizationData
+from .optimization_data import OptimizationData
 from .sources import MarketData
 
 __all__ = ["build_optimization_data", "trading_slice"]

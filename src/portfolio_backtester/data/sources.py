@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..config import DataConfig
+from ..constants import TRADING_DAYS_PER_YEAR
 from ..errors import DataError, did_you_mean
 from .builtin import load_sp500
 from .synthetic import synthetic_prices
@@ -45,7 +46,7 @@ def load_market_data(config: DataConfig) -> MarketData:
         syn = config.synthetic
         prices = synthetic_prices(
             syn.n_assets,
-            max(round(syn.n_years * 252), 2),
+            max(round(syn.n_years * TRADING_DAYS_PER_YEAR), 2),
             seed=syn.seed,
             annual_drift=syn.annual_drift,
             annual_volatility=syn.annual_volatility,
@@ -61,6 +62,7 @@ def load_market_data(config: DataConfig) -> MarketData:
         opens = validate_prices(
             opens.reindex(index=prices.index, columns=prices.columns), f"{origin} (open prices)"
         )
+    every_ticker = prices  # before the universe cut: a benchmark may be outside it
     if config.universe is not None:
         missing = [t for t in config.universe if t not in prices.columns]
         if missing:
@@ -81,30 +83,16 @@ def load_market_data(config: DataConfig) -> MarketData:
         benchmark = bench_frame.iloc[:, 0].rename(str(bench_frame.columns[0]))
     elif config.benchmark not in (None, "default"):
         assert config.benchmark is not None
-        if config.benchmark not in prices.columns:
-            full = _all_columns(config, prices)
-            if config.benchmark not in full:
-                raise DataError(
-                    f"{origin}: benchmark ticker {config.benchmark!r} is not in the data"
-                    + did_you_mean(config.benchmark, [str(c) for c in full.columns])
-                )
-            benchmark = full[config.benchmark]
-        else:
-            benchmark = prices[config.benchmark]
+        if config.benchmark not in every_ticker.columns:
+            raise DataError(
+                f"{origin}: benchmark ticker {config.benchmark!r} is not in the data"
+                + did_you_mean(config.benchmark, [str(c) for c in every_ticker.columns])
+            )
+        benchmark = every_ticker[config.benchmark]
     if benchmark is not None:
         benchmark = benchmark.reindex(prices.index).ffill()
     _check_span(prices, config, origin)
     return MarketData(prices=prices, benchmark=benchmark, open=opens)
-
-
-def _all_columns(config: DataConfig, prices: pd.DataFrame) -> pd.DataFrame:
-    if config.source == "builtin:sp500":
-        return load_sp500()[0]
-    if config.path is not None:
-        return validate_prices(
-            read_price_file(config.path, config.source, "auto")[0], str(config.path)
-        )
-    return prices
 
 
 def _format_of(path: Path) -> str:

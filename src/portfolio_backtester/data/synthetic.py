@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..constants import TRADING_DAYS_PER_YEAR
+
 __all__ = ["synthetic_prices"]
 
 
@@ -19,7 +21,7 @@ def synthetic_prices(
 ) -> pd.DataFrame:
     """Business-day closes starting at 100, reproducible for a given seed."""
     rng = np.random.default_rng(seed)
-    dt = 1.0 / 252.0
+    dt = 1.0 / TRADING_DAYS_PER_YEAR
     shocks = rng.standard_normal((n_days, n_assets))
     log_returns = (annual_drift - 0.5 * annual_volatility**2) * dt + (
         annual_volatility * np.sqrt(dt) * shocks

@@ -1,4 +1,4 @@
-"""Parameters to scores over walk-forward windows: a plain function with no hidden state."""
+"""Parameters to scores over walk-forward windows, checked once per run and pure per trial."""
 
 from __future__ import annotations
 
@@ -8,22 +8,22 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
-from ..backtest import PeriodSimulator, benchmark_period_returns
 from ..config import OptimizeConfig, Scenario
+from ..data import OptimizationData, WalkForwardWindow
 from ..errors import ScenarioError, did_you_mean
 from ..metrics import HIGHER_IS_BETTER, METRIC_NAMES, metric
-from ..simulation import SimulationResult
-from ..strategies import get_strategy
-from .results import OptimizationData, WalkForwardWindow
+from ..simulation.period import PeriodSimulator, benchmark_period_returns
+from ..strategies import BaseStrategy, StrategyParams, get_strategy
 
 __all__ = [
     "Evaluation",
+    "Objective",
+    "Period",
     "directions",
     "evaluate_params",
     "objective_names",
-    "simulate_window",
+    "window_positions",
 ]
 
 Period = Literal["train", "test"]
@@ -41,6 +41,86 @@ class Evaluation:
     @property
     def feasible(self) -> bool:
         return all(v <= 0 for v in self.constraint_violations)
+
+
+class Objective:
+    """The scoring rule of one scenario: its metrics, directions and strategy, checked once.
+
+    A worker builds one per run and calls :meth:`evaluate` for every trial, so that metric
+    names, directions and the strategy are looked up and validated once, not per trial.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        if scenario.optimize is None:
+            raise ScenarioError("the scenario has no 'optimize' section")
+        self.scenario = scenario
+        self.config: OptimizeConfig = scenario.optimize
+        self.names: tuple[str, ...] = tuple(objective_names(self.config))
+        self.directions: tuple[Literal["maximize", "minimize"], ...] = tuple(
+            directions(self.config)
+        )
+        self.strategy_cls: type[BaseStrategy] = get_strategy(scenario.strategy.name)
+        self._higher = tuple(HIGHER_IS_BETTER[name] for name in self.names)
+
+    def resolve(self, params: Mapping[str, Any]) -> StrategyParams:
+        """The scenario's strategy parameters overlaid with a trial's, validated once."""
+        return self.strategy_cls.resolve_params({**self.scenario.strategy.params, **params})
+
+    def evaluate(
+        self,
+        data: OptimizationData,
+        params: Mapping[str, Any],
+        windows: Sequence[WalkForwardWindow],
+        period: Period = "test",
+    ) -> Evaluation:
+        """Score one parameter set on each window's ``period`` and aggregate the scores.
+
+        The strategy's weights are computed once over all the data: a row dated t uses only
+        data up to t, so slicing them per window never lets later data in.
+        """
+        config = self.config
+        weights = self.strategy_cls().generate_weights(data, self.resolve(params))
+        simulator = PeriodSimulator(self.scenario, data, weights)
+        rf = self.scenario.portfolio.risk_free_rate
+        per_window: list[tuple[float, ...]] = []
+        drawdowns: list[float] = []
+        n_trades = 0
+        for window in windows:
+            returns, turnover, trades = simulator.scoring_outputs(
+                *window_positions(data, window, period)
+            )
+            benchmark = benchmark_period_returns(data, returns.index)
+            per_window.append(
+                tuple(
+                    metric(name, returns, benchmark, turnover=turnover, risk_free_rate=rf)
+                    for name in self.names
+                )
+            )
+            n_trades += trades
+            if config.constraints.max_drawdown is not None:
+                drawdowns.append(metric("Max Drawdown", returns))
+        values = tuple(
+            _aggregate([row[i] for row in per_window], config.aggregate, self._higher[i])
+            for i in range(len(self.names))
+        )
+        violations = []
+        if config.constraints.max_drawdown is not None:
+            worst = min(drawdowns) if drawdowns else 0.0
+            violations.append(-worst - config.constraints.max_drawdown)
+        if config.constraints.min_trades is not None:
+            violations.append(float(config.constraints.min_trades - n_trades))
+        return Evaluation(values, tuple(per_window), tuple(violations), n_trades)
+
+
+def evaluate_params(
+    scenario: Scenario,
+    data: OptimizationData,
+    params: Mapping[str, Any],
+    windows: Sequence[WalkForwardWindow],
+    period: Period = "test",
+) -> Evaluation:
+    """One evaluation without keeping the :class:`Objective` (for a single score)."""
+    return Objective(scenario).evaluate(data, params, windows, period)
 
 
 def objective_names(config: OptimizeConfig) -> list[str]:
@@ -64,70 +144,6 @@ def directions(config: OptimizeConfig) -> list[Literal["maximize", "minimize"]]:
         objective.direction or ("maximize" if HIGHER_IS_BETTER[objective.metric] else "minimize")
         for objective in config.objectives
     ]
-
-
-def evaluate_params(
-    scenario: Scenario,
-    data: OptimizationData,
-    params: Mapping[str, Any],
-    windows: Sequence[WalkForwardWindow],
-    period: Period = "test",
-) -> Evaluation:
-    """Score one parameter set on each window's ``period`` and aggregate the scores.
-
-    The strategy's weights are computed once over all the data: a row dated t uses only
-    data up to t, so slicing them per window never lets later data in.
-    """
-    config = scenario.optimize
-    if config is None:
-        raise ScenarioError("the scenario has no 'optimize' section")
-    names = objective_names(config)
-    strategy_cls = get_strategy(scenario.strategy.name)
-    resolved = strategy_cls.resolve_params({**scenario.strategy.params, **params})
-    strategy = strategy_cls()
-    weights = strategy.generate_weights(data, resolved)
-    simulator = PeriodSimulator(scenario, data, weights)
-    rf = scenario.portfolio.risk_free_rate
-    per_window: list[tuple[float, ...]] = []
-    drawdowns: list[float] = []
-    n_trades = 0
-    for window in windows:
-        returns, turnover, trades = simulator.scoring_outputs(
-            *window_positions(data, window, period)
-        )
-        benchmark = benchmark_period_returns(data, returns.index)
-        per_window.append(
-            tuple(
-                metric(name, returns, benchmark, turnover=turnover, risk_free_rate=rf)
-                for name in names
-            )
-        )
-        n_trades += trades
-        if config.constraints.max_drawdown is not None:
-            drawdowns.append(metric("Max Drawdown", returns))
-    values = tuple(
-        _aggregate([row[i] for row in per_window], config.aggregate, HIGHER_IS_BETTER[names[i]])
-        for i in range(len(names))
-    )
-    violations = []
-    if config.constraints.max_drawdown is not None:
-        worst = min(drawdowns) if drawdowns else 0.0
-        violations.append(-worst - config.constraints.max_drawdown)
-    if config.constraints.min_trades is not None:
-        violations.append(float(config.constraints.min_trades - n_trades))
-    return Evaluation(values, tuple(per_window), tuple(violations), n_trades)
-
-
-def simulate_window(
-    scenario: Scenario,
-    data: OptimizationData,
-    weights: pd.DataFrame,
-    window: WalkForwardWindow,
-    period: Period,
-) -> SimulationResult:
-    """Simulate one window's train or test period, entering at the targets then in force."""
-    simulator = PeriodSimulator(scenario, data, weights)
-    return simulator.simulate(*window_positions(data, window, period))
 
 
 def window_positions(

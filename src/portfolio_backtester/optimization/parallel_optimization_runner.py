@@ -25,29 +25,19 @@ import optuna
 from optuna.trial import TrialState
 
 from ..config import Scenario
+from ..data import OptimizationData
 from ..errors import OptimizationError, ScenarioError
-from .data_context import (
-    open_data_context,
-    remove_data_context,
-    remove_orphaned_data_dirs,
-    write_data_context,
-)
+from ._ownership import remove_orphaned_data_dirs
+from .data_context import open_data_context, remove_data_context, write_data_context
 from .locks import AdvisoryLock
-from .results import OptimizationData, OptimizationDataContext, OptimizationResult
-from .storage import heartbeat_enabled, is_shared_database, open_storage
-from .study import (
-    ASK_GUARD,
-    StudyPlan,
-    TrialLock,
-    await_other_hosts,
-    exit_or_defer,
-    make_sampler,
-    mark_trials_failed,
-    plan_studies,
-    run_trials,
-    summarize,
-    validate_optimization,
-)
+from .objective import Evaluation, Objective
+from .outcome import summarize
+from .plan import StudyPlan, plan_studies, validate_optimization
+from .recovery import await_other_hosts, mark_trials_failed
+from .results import OptimizationDataContext, OptimizationResult
+from .samplers import make_sampler
+from .storage import HeartbeatSettings, is_shared_database, open_storage
+from .trial_loop import TrialLock, WorkerShutdown, run_trials
 
 __all__ = ["ParallelOptimizationRunner", "Progress", "WorkerSettings"]
 
@@ -84,6 +74,7 @@ class WorkerSettings:
     seed: int | None
     deadline: float | None
     log_level: int
+    heartbeat: HeartbeatSettings = field(default_factory=HeartbeatSettings)
     parallel: bool = True
 
 
@@ -107,6 +98,7 @@ class ParallelOptimizationRunner:
     timeout: float | None = None
     on_progress: Callable[[Progress], None] | None = None
     progress_interval_s: float = 1.0
+    heartbeat: HeartbeatSettings = field(default_factory=HeartbeatSettings)
     events: list[str] = field(default_factory=list)
 
     def run(
@@ -129,7 +121,7 @@ class ParallelOptimizationRunner:
         trials = self.trials if self.trials is not None else config.trials
         if plans is None:
             n_jobs = resolve_n_jobs(self.n_jobs, trials)
-        storage = open_storage(self.storage_url)
+        storage = open_storage(self.storage_url, self.heartbeat)
         if plans is None:
             plans = plan_studies(
                 self.scenario,
@@ -156,16 +148,16 @@ class ParallelOptimizationRunner:
                 seed=config.seed,
                 deadline=deadline,
                 log_level=logging.getLogger().getEffectiveLevel(),
+                heartbeat=self.heartbeat,
                 parallel=False,
             )
             with self._progress_thread(storage, plans, started):
-                _run_plans(settings, self.scenario, data, storage, None)
+                _run_plans(settings, self.scenario, data, storage, None, WorkerShutdown())
         else:
             data = self._run_workers(storage, plans, n_jobs, deadline, started)
-        if heartbeat_enabled(storage):
-            await_other_hosts(storage, plans)
+        await_other_hosts(storage, [plan.name for plan in plans])
         result = summarize(
-            self.scenario,
+            Objective(self.scenario),
             data,
             storage,
             plans,
@@ -202,6 +194,7 @@ class ParallelOptimizationRunner:
                         seed=None if config.seed is None else config.seed + index,
                         deadline=deadline,
                         log_level=logging.getLogger().getEffectiveLevel(),
+                        heartbeat=self.heartbeat,
                     )
                     process = context_mp.Process(
                         target=_optuna_worker,
@@ -219,7 +212,7 @@ class ParallelOptimizationRunner:
                 if worker.pid is not None:
                     mark_trials_failed(
                         storage,
-                        plans,
+                        [plan.name for plan in plans],
                         _worker_tag(worker.pid),
                         "worker stopped before the trial finished",
                     )
@@ -248,7 +241,7 @@ class ParallelOptimizationRunner:
                     assert process.pid is not None
                     lost = mark_trials_failed(
                         storage,
-                        plans,
+                        [plan.name for plan in plans],
                         _worker_tag(process.pid),
                         f"worker {process.name} died (exit code {process.exitcode})",
                     )
@@ -340,14 +333,15 @@ def _optuna_worker(
 ) -> None:
     """Entry point of a spawned worker: map the data, then pull trials until the budget ends."""
     _configure_worker_logging(settings.log_level)
+    shutdown = WorkerShutdown()
     # The parent owns Ctrl-C; it stops workers with SIGTERM, which must still run `finally`.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _raise_system_exit)
-    _watch_parent()
+    signal.signal(signal.SIGTERM, lambda signum, _frame: shutdown.request_exit(128 + signum))
+    _watch_parent(shutdown)
     data = open_data_context(context)
     scenario = Scenario.model_validate(settings.scenario)
-    storage = open_storage(settings.storage_url)
-    _run_plans(settings, scenario, data, storage, lock)
+    storage = open_storage(settings.storage_url, settings.heartbeat)
+    _run_plans(settings, scenario, data, storage, lock, shutdown)
 
 
 def _run_plans(
@@ -356,9 +350,10 @@ def _run_plans(
     data: OptimizationData,
     storage: optuna.storages.BaseStorage,
     local_lock: Any | None,
+    shutdown: WorkerShutdown,
 ) -> None:
-    config = scenario.optimize
-    assert config is not None
+    objective = Objective(scenario)  # metric names, directions and strategy checked once
+    config = objective.config
     for plan in settings.plans:
         sampler = make_sampler(config, settings.seed, parallel=settings.parallel)
         study = optuna.load_study(study_name=plan.name, storage=storage, sampler=sampler)
@@ -369,10 +364,11 @@ def _run_plans(
             run_trials(
                 study,
                 plan,
-                scenario,
-                replace(data, windows=plan.windows),
+                _evaluator(objective, data, plan),
                 TrialLock(lock),
+                space=config.params,
                 tag=_worker_tag(os.getpid()),
+                shutdown=shutdown,
                 deadline=settings.deadline,
             )
         finally:
@@ -380,15 +376,23 @@ def _run_plans(
                 lock.close()
 
 
+def _evaluator(
+    objective: Objective, data: OptimizationData, plan: StudyPlan
+) -> Callable[[dict[str, Any]], Evaluation]:
+    """The objective on one plan's windows and period."""
+    windowed = replace(data, windows=plan.windows)
+
+    def evaluate(params: dict[str, Any]) -> Evaluation:
+        return objective.evaluate(windowed, params, plan.windows, plan.period)
+
+    return evaluate
+
+
 def _worker_tag(pid: int) -> str:
     return f"{socket.gethostname()}:{pid}"
 
 
-def _raise_system_exit(signum: int, frame: object) -> None:
-    exit_or_defer(128 + signum)
-
-
-def _watch_parent() -> None:
+def _watch_parent(shutdown: WorkerShutdown) -> None:
     """Exit soon after the parent dies, even if it was killed outright."""
     parent = multiprocessing.parent_process()
     if parent is None:
@@ -399,7 +403,7 @@ def _watch_parent() -> None:
         logger.warning("parent process is gone; worker exits")
         # Not between asking for a trial and tagging it: an untagged running trial could
         # never be attributed to this worker and failed by the next run.
-        ASK_GUARD.acquire(timeout=5)
+        shutdown.wait_until_tagged(timeout_s=5)
         os._exit(3)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -1,4 +1,8 @@
-"""Values that cross module and process boundaries during an optimisation."""
+"""Values that cross module and process boundaries during an optimisation.
+
+``OptimizationData`` and ``WalkForwardWindow`` live in :mod:`portfolio_backtester.data`
+(strategies and readers use them too) and are re-exported here, where the plan names them.
+"""
 
 from __future__ import annotations
 
@@ -7,62 +11,15 @@ from typing import Any
 
 import pandas as pd
 
+from ..data.optimization_data import OptimizationData, WalkForwardWindow
+
 __all__ = [
     "OptimizationData",
     "OptimizationDataContext",
+    "OptimizationResult",
     "WalkForwardWindow",
+    "WindowResult",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class WalkForwardWindow:
-    """One train/test split; all bounds are inclusive trading dates."""
-
-    train_start: pd.Timestamp
-    train_end: pd.Timestamp
-    test_start: pd.Timestamp
-    test_end: pd.Timestamp
-
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "train_start": self.train_start.isoformat(),
-            "train_end": self.train_end.isoformat(),
-            "test_start": self.test_start.isoformat(),
-            "test_end": self.test_end.isoformat(),
-        }
-
-    @classmethod
-    def from_dict(cls, values: dict[str, str]) -> WalkForwardWindow:
-        return cls(**{key: pd.Timestamp(value) for key, value in values.items()})
-
-
-@dataclass(frozen=True, slots=True)
-class OptimizationData:
-    """All market data a backtest or a trial needs, built once per run.
-
-    ``daily``, ``monthly`` and ``returns`` are ``(n_dates, n_assets)`` float frames;
-    ``benchmark`` is a one-column frame of benchmark prices on the daily calendar
-    (empty when the scenario has none); ``open`` holds open prices when the data had them.
-    """
-
-    daily: pd.DataFrame
-    monthly: pd.DataFrame
-    returns: pd.DataFrame
-    benchmark: pd.DataFrame
-    windows: tuple[WalkForwardWindow, ...] = ()
-    open: pd.DataFrame | None = None
-
-    def frames(self) -> dict[str, pd.DataFrame]:
-        """The numeric frames by name, in a fixed order, for saving and fingerprinting."""
-        frames = {
-            "daily": self.daily,
-            "monthly": self.monthly,
-            "returns": self.returns,
-            "benchmark": self.benchmark,
-        }
-        if self.open is not None:
-            frames["open"] = self.open
-        return frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +37,6 @@ class OptimizationDataContext:
     fingerprint: str
     format_version: int = 1
     file_stats: dict[str, tuple[int, int]] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +66,7 @@ class OptimizationResult:
     windows: tuple[WindowResult, ...] = ()
     events: tuple[str, ...] = ()
     out_of_sample_returns: pd.Series | None = None
+    trials: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Every trial of every study (the run folder's ``trials.csv``)."""
+    distributions: dict[str, str] = field(default_factory=dict)
+    """Each searched parameter's Optuna distribution as JSON."""

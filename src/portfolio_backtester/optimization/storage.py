@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
@@ -14,36 +16,48 @@ from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from ..errors import OptimizationError
 
 __all__ = [
-    "HEARTBEAT_INTERVAL_S",
+    "HeartbeatSettings",
     "default_storage_url",
-    "heartbeat_enabled",
-    "heartbeat_settings",
     "is_shared_database",
     "open_storage",
+    "storage_heartbeat",
 ]
 
 HEARTBEAT_INTERVAL_S = 5
 GRACE_PERIOD_S = 20
 
 
-def heartbeat_settings() -> tuple[int, int]:
-    """Heartbeat interval and grace period in seconds for database studies.
+@dataclass(frozen=True, slots=True)
+class HeartbeatSettings:
+    """Heartbeat interval and grace period of database studies, in seconds.
 
-    ``PBT_HEARTBEAT_INTERVAL`` and ``PBT_GRACE_PERIOD`` override the defaults; a shorter
-    grace period fails a dead host's trials sooner, at the price of more database writes.
+    Read once at the edge (the command line reads ``PBT_HEARTBEAT_INTERVAL`` and
+    ``PBT_GRACE_PERIOD`` through :meth:`from_environment`) and passed down to every worker;
+    a shorter grace period fails a dead host's trials sooner, at the price of more writes.
     """
-    interval = _positive_int("PBT_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL_S)
-    grace = _positive_int("PBT_GRACE_PERIOD", GRACE_PERIOD_S)
-    if grace <= interval:
-        raise OptimizationError(
-            f"PBT_GRACE_PERIOD ({grace} s) must be longer than PBT_HEARTBEAT_INTERVAL "
-            f"({interval} s)"
+
+    interval_s: int = HEARTBEAT_INTERVAL_S
+    grace_s: int = GRACE_PERIOD_S
+
+    def __post_init__(self) -> None:
+        if self.interval_s < 1 or self.grace_s <= self.interval_s:
+            raise OptimizationError(
+                f"the grace period ({self.grace_s} s) must be longer than the heartbeat "
+                f"interval ({self.interval_s} s), and the interval at least 1 s"
+            )
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> HeartbeatSettings:
+        """The defaults, overridden by ``PBT_HEARTBEAT_INTERVAL`` and ``PBT_GRACE_PERIOD``."""
+        env = os.environ if environ is None else environ
+        return cls(
+            interval_s=_positive_int(env, "PBT_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL_S),
+            grace_s=_positive_int(env, "PBT_GRACE_PERIOD", GRACE_PERIOD_S),
         )
-    return interval, grace
 
 
-def _positive_int(name: str, default: int) -> int:
-    text = os.environ.get(name)
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
     if text is None:
         return default
     if not text.isdigit() or int(text) < 1:
@@ -61,8 +75,11 @@ def is_shared_database(url: str) -> bool:
     return url.startswith(("postgresql", "mysql"))
 
 
-def open_storage(url: str) -> BaseStorage:
-    """Open (creating if needed) the storage a URL names; workers call this themselves."""
+def open_storage(url: str, heartbeat: HeartbeatSettings | None = None) -> BaseStorage:
+    """Open (creating if needed) the storage a URL names; workers call this themselves.
+
+    ``heartbeat`` applies to PostgreSQL, the multi-host storage (default: the defaults).
+    """
     if url.startswith("journal://"):
         path = Path(url.removeprefix("journal://"))
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +96,7 @@ def open_storage(url: str) -> BaseStorage:
             )
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        interval, grace = heartbeat_settings()
+        heartbeat = heartbeat or HeartbeatSettings()
         try:
             with warnings.catch_warnings():
                 # The heartbeat is experimental in Optuna; we rely on it knowingly.
@@ -87,8 +104,8 @@ def open_storage(url: str) -> BaseStorage:
                 return RDBStorage(
                     url,
                     engine_kwargs={"pool_pre_ping": True},
-                    heartbeat_interval=interval,
-                    grace_period=grace,
+                    heartbeat_interval=heartbeat.interval_s,
+                    grace_period=heartbeat.grace_s,
                 )
         except Exception as exc:  # noqa: BLE001  # SQLAlchemy/driver errors vary by cause
             raise OptimizationError(f"cannot open the study storage {url!r}: {exc}") from None
@@ -98,12 +115,12 @@ def open_storage(url: str) -> BaseStorage:
     )
 
 
-def heartbeat_enabled(storage: BaseStorage) -> bool:
-    """Whether the storage records trial heartbeats (RDB storage opened with an interval)."""
-    interval = getattr(storage, "get_heartbeat_interval", None)
-    return callable(interval) and interval() is not None
-
-
-def study_exists(storage: BaseStorage, name: str) -> bool:
-    """Whether a study of that name is already in the storage."""
-    return any(s.study_name == name for s in storage.get_all_studies())
+def storage_heartbeat(storage: BaseStorage) -> HeartbeatSettings | None:
+    """The heartbeat an opened storage records trials with; None when it records none."""
+    # A study wraps its RDB storage in Optuna's cache, which keeps the RDB storage as _backend.
+    rdb = getattr(storage, "_backend", storage)
+    if not isinstance(rdb, RDBStorage) or rdb.heartbeat_interval is None:
+        return None
+    interval = int(rdb.heartbeat_interval)
+    grace = rdb.grace_period
+    return HeartbeatSettings(interval, int(grace) if grace is not None else 2 * interval)

@@ -6,8 +6,8 @@ from typing import Literal
 
 import pandas as pd
 
+from ..data import WalkForwardWindow
 from ..errors import ScenarioError
-from .results import WalkForwardWindow
 
 __all__ = ["walk_forward_windows"]
 

@@ -19,7 +19,8 @@ import pandas as pd
 from matplotlib import colormaps, rc_context
 from matplotlib.figure import Figure
 
-from .plots import drawdown
+from ..constants import TRADING_DAYS_PER_YEAR as TRADING_DAYS
+from ..metrics import drawdown_series
 
 if TYPE_CHECKING:
     import optuna
@@ -42,7 +43,6 @@ __all__ = [
     "worst_drawdowns",
 ]
 
-TRADING_DAYS = 252
 WIDTH = 11.0
 LEGEND_TICKERS = 15
 # Strategy, benchmark, then anything else: the same colour for the same series everywhere.
@@ -56,7 +56,7 @@ def equity_drawdown_figure(returns: pd.DataFrame, title: str) -> Figure:
     for color, (name, series) in zip(SERIES_COLORS, returns.items(), strict=False):
         equity = (1.0 + series.fillna(0.0)).cumprod()
         top.plot(equity.index, equity.to_numpy(), label=str(name), color=color, lw=1.2)
-        under = drawdown(series.fillna(0.0)) * 100
+        under = drawdown_series(series) * 100
         bottom.fill_between(under.index, under.to_numpy(), 0, color=color, alpha=0.35, lw=0)
     top.set_yscale("log")
     top.set_ylabel("growth of 1 (log scale)")
@@ -192,7 +192,7 @@ def worst_drawdowns(returns: pd.Series, n: int = 5) -> pd.DataFrame:
     "not recovered"), ``depth`` (negative fraction) and ``length_days``: trading days below
     the peak, counted as ``Max Drawdown Duration`` counts them.
     """
-    under = drawdown(returns.fillna(0.0)).to_numpy()
+    under = drawdown_series(returns).to_numpy()
     below = np.concatenate([[False], under < 0, [False]])
     starts = np.flatnonzero(~below[:-1] & below[1:])  # first day below a peak
     stops = np.flatnonzero(below[:-1] & ~below[1:])  # first day back at the peak (or len)

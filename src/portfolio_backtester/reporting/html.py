@@ -1,8 +1,8 @@
 """``report.html``: one self-contained page built only from a run folder's files.
 
-Building from the files (not from objects in memory) means the end of every run and
-``portfolio-backtester report RUN_FOLDER`` share one code path, and a finished run's report
-can be rebuilt, restyled or mailed at any time.
+Building from the files (not from objects in memory, nor from the study storage) means the
+end of every run and ``portfolio-backtester report RUN_FOLDER`` share one code path, and a
+finished run's report can be rebuilt, restyled or mailed at any time, anywhere.
 """
 
 from __future__ import annotations
@@ -11,23 +11,20 @@ import base64
 import html
 import importlib.metadata
 import io
-import json
 import logging
 import math
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import yaml
 from matplotlib.figure import Figure
 
-from ..errors import DataError, OptimizationError
 from . import figures
+from .run_folder import RunFolder, read_run_folder, rebuild_study
 from .tables import format_metric
 
 if TYPE_CHECKING:
@@ -50,7 +47,7 @@ def build_report(run_dir: Path) -> Path:
     Returns the path of the report.
     """
     started = time.perf_counter()
-    files = _load_run(Path(run_dir))
+    files = read_run_folder(Path(run_dir))
     page = _Page(files.run_dir / "figures")
     metrics, run = files.metrics, files.run
     scenario = run.get("scenario") or {}
@@ -77,64 +74,6 @@ def build_report(run_dir: Path) -> Path:
     path.write_text(page.render(title), encoding="utf-8")
     logger.info("report written to %s in %.2f s", path, time.perf_counter() - started)
     return path
-
-
-@dataclass(frozen=True, slots=True)
-class _RunFiles:
-    """What a run folder holds; the optimisation parts are None for a backtest."""
-
-    run_dir: Path
-    run: dict[str, Any]
-    metrics: dict[str, Any]
-    returns: pd.DataFrame
-    weights: pd.DataFrame
-    trials: pd.DataFrame | None = None
-    best: dict[str, Any] | None = None
-    windows: pd.DataFrame | None = None
-    oos_returns: pd.Series | None = None
-
-
-def _load_run(run_dir: Path) -> _RunFiles:
-    if not run_dir.is_dir():
-        raise DataError(
-            f"{run_dir}: no such folder; give the output folder of a backtest or optimize run"
-        )
-    run = _read_json(run_dir, "run.json")
-    names = ["metrics.json", "returns.csv", "weights.csv"]
-    optimize = run.get("kind") == "optimize"
-    walk_forward = optimize and run.get("mode") == "walk_forward"
-    names += ["best_params.yaml", "trials.csv"] * optimize
-    names += ["windows.csv", "oos_returns.csv"] * walk_forward
-    missing = [name for name in names if not (run_dir / name).is_file()]
-    if missing:
-        raise DataError(
-            f"{run_dir}: missing {', '.join(missing)} — is this the output folder of a "
-            "finished backtest or optimize run?"
-        )
-    files = _RunFiles(
-        run_dir=run_dir,
-        run=run,
-        metrics=_read_json(run_dir, "metrics.json"),
-        returns=_read_frame(run_dir, "returns.csv", ("portfolio", "turnover")),
-        weights=_read_frame(run_dir, "weights.csv", ()),
-    )
-    if not optimize:
-        return files
-    return replace(
-        files,
-        trials=_read_frame(run_dir, "trials.csv", ("study", "number", "state"), index=False),
-        best=_read_yaml(run_dir, "best_params.yaml"),
-        windows=(
-            _read_frame(run_dir, "windows.csv", ("test_start",), index=False)
-            if walk_forward
-            else None
-        ),
-        oos_returns=(
-            _read_frame(run_dir, "oos_returns.csv", ("portfolio",))["portfolio"]
-            if walk_forward
-            else None
-        ),
-    )
 
 
 class _Page:
@@ -184,7 +123,7 @@ class _Page:
         )
 
 
-def _backtest_section(page: _Page, files: _RunFiles) -> None:
+def _backtest_section(page: _Page, files: RunFolder) -> None:
     metrics, returns, weights = files.metrics, files.returns, files.weights
     optimize = files.trials is not None
     strategy = metrics.get("strategy_metrics") or {}
@@ -253,7 +192,7 @@ def _backtest_section(page: _Page, files: _RunFiles) -> None:
     page.add("</section>")
 
 
-def _optimization_section(page: _Page, files: _RunFiles, trials: pd.DataFrame) -> None:
+def _optimization_section(page: _Page, files: RunFolder, trials: pd.DataFrame) -> None:
     run, best = files.run, files.best or {}
     objectives = [str(o) for o in run.get("objectives", [])]
     directions = [str(d) for d in run.get("directions", [])]
@@ -273,7 +212,8 @@ def _optimization_section(page: _Page, files: _RunFiles, trials: pd.DataFrame) -
         figures.optimization_history_figure(trials, objectives, directions),
         "optimisation history",
     )
-    study, note = _open_study(files.run_dir, run)
+    names = [str(n) for n in run.get("study_names", [])]
+    study, note = rebuild_study(files, names[-1]) if names else (None, "run.json names no study")
     if study is None:
         page.notes([f"{note}: parameter importance and the parameter plots are left out."])
     else:
@@ -441,90 +381,8 @@ def _top_trials(done: pd.DataFrame, objectives: Sequence[str], directions: Seque
     return _table(header, rows)
 
 
-def _open_study(run_dir: Path, run: Mapping[str, Any]) -> tuple[optuna.Study | None, str]:
-    """The run's last study (the one a walk-forward would trade next), or None and why.
-
-    A journal that is not where the run left it is looked for in the run folder (the folder
-    was moved or copied); it is never created, so a report cannot leave an empty journal.
-    """
-    import optuna
-
-    from ..optimization.storage import open_storage
-
-    names = [str(n) for n in run.get("study_names", [])]
-    url = str(run.get("storage_url", ""))
-    if not names or not url:
-        return None, "run.json names no study storage"
-    if url.startswith("journal://"):
-        journal = Path(url.removeprefix("journal://"))
-        if not journal.is_file():
-            if not (run_dir / journal.name).is_file():
-                return None, f"the study journal {journal} is gone"
-            url = f"journal://{(run_dir / journal.name).resolve()}"
-    try:
-        storage = open_storage(url)
-    except OptimizationError as exc:
-        return None, str(exc)
-    try:
-        return optuna.load_study(study_name=names[-1], storage=storage), ""
-    except KeyError:
-        return None, f"study {names[-1]!r} is not in {url}"
-
-
 def _optuna_notes(notes: Sequence[str]) -> list[str]:
     return [f"Optuna: {note}" for note in notes]
-
-
-def _read_json(run_dir: Path, name: str) -> dict[str, Any]:
-    text = _read_text(run_dir, name)
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise DataError(f"{run_dir}: {name} is not valid JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise DataError(f"{run_dir}: {name} should hold a JSON object, not {type(value).__name__}")
-    return value
-
-
-def _read_yaml(run_dir: Path, name: str) -> dict[str, Any]:
-    text = _read_text(run_dir, name)
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DataError(f"{run_dir}: {name} is not valid YAML ({exc})") from None
-    if not isinstance(value, dict):
-        raise DataError(f"{run_dir}: {name} should hold a mapping")
-    return value
-
-
-def _read_frame(
-    run_dir: Path, name: str, columns: Sequence[str], *, index: bool = True
-) -> pd.DataFrame:
-    """A CSV of the run folder, dated index first when ``index``, with the columns we use."""
-    text = _read_text(run_dir, name)  # a missing file gets the same message as the JSON files
-    try:
-        frame = pd.read_csv(io.StringIO(text), index_col=0 if index else None, parse_dates=index)
-    except ValueError as exc:
-        raise DataError(f"{run_dir}: cannot read {name} ({exc})") from None
-    if index and not isinstance(frame.index, pd.DatetimeIndex):
-        raise DataError(f"{run_dir}: {name} should start with a date column")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{run_dir}: {name} lacks column(s) {', '.join(missing)}; found {list(frame.columns)}"
-        )
-    return frame
-
-
-def _read_text(run_dir: Path, name: str) -> str:
-    try:
-        return (run_dir / name).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(
-            f"{run_dir}: missing {name} — is this the output folder of a backtest or optimize run?"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{run_dir}: cannot read {name} ({exc})") from None
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:

@@ -1,12 +1,13 @@
 """Strategy library: the contract, the registry of built-in strategies, rebalance dates."""
 
-from ._base import BaseStrategy, Parameter, rebalance_dates
+from ._base import BaseStrategy, Parameter, StrategyParams, rebalance_dates
 from ._registry import STRATEGIES, get_strategy, strategy_names
 
 __all__ = [
     "STRATEGIES",
     "BaseStrategy",
     "Parameter",
+    "StrategyParams",
     "get_strategy",
     "rebalance_dates",
     "strategy_names",

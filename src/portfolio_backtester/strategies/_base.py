@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
+from ..data import OptimizationData
 from ..errors import ScenarioError, did_you_mean
-from ..optimization.results import OptimizationData
 
-__all__ = ["REBALANCE_FREQUENCIES", "BaseStrategy", "Parameter", "rebalance_dates"]
+__all__ = [
+    "REBALANCE_FREQUENCIES",
+    "BaseStrategy",
+    "Parameter",
+    "StrategyParams",
+    "rebalance_dates",
+]
 
 ParameterKind = Literal["int", "float", "categorical", "bool"]
 
@@ -86,8 +92,15 @@ class BaseStrategy(ABC):
         return 0
 
     @classmethod
-    def resolve_params(cls, params: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Defaults overlaid with validated user values; unknown names are refused."""
+    def resolve_params(cls, params: Mapping[str, Any] | None) -> StrategyParams:
+        """Defaults overlaid with validated user values; unknown names are refused.
+
+        Parameters already resolved for this strategy are returned as they are, so a
+        strategy may call this on what it is given at no cost: validation runs once, where
+        the values enter (the scenario, a trial's suggestion, a caller's mapping).
+        """
+        if isinstance(params, StrategyParams) and params.strategy is cls:
+            return params
         known = {p.name: p for p in cls.parameters}
         resolved = {p.name: p.default for p in cls.parameters}
         for key, value in (params or {}).items():
@@ -98,7 +111,29 @@ class BaseStrategy(ABC):
                     + f"; its parameters are: {', '.join(known) or 'none'}"
                 )
             resolved[key] = known[key].validate(value, cls.name)
-        return resolved
+        return StrategyParams(cls, resolved)
+
+
+class StrategyParams(Mapping[str, Any]):
+    """Every parameter of one strategy, validated and typed; made by ``resolve_params``."""
+
+    __slots__ = ("_values", "strategy")
+
+    def __init__(self, strategy: type[BaseStrategy], values: Mapping[str, Any]) -> None:
+        self.strategy = strategy
+        self._values = dict(values)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"StrategyParams({self.strategy.name!r}, {self._values!r})"
 
 
 def rebalance_dates(index: pd.DatetimeIndex, frequency: str) -> pd.DatetimeIndex:

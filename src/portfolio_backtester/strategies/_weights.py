@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..optimization.results import OptimizationData
+from ..data import OptimizationData
 from ._base import rebalance_dates
 
 FloatArray = npt.NDArray[np.float64]

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from ..optimization.results import OptimizationData
+from ..data import OptimizationData
 from ._base import BaseStrategy, Parameter
 from ._parameters import rebalance_parameter
 from ._weights import daily_prices, equal_weights, rebalance_rows, weights_frame

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from ..optimization.results import OptimizationData
+from ..data import OptimizationData
 from ._base import BaseStrategy, Parameter
 from ._parameters import lookback_days_parameter, rebalance_parameter, top_n_parameter
 from ._trailing import TrailingWindows

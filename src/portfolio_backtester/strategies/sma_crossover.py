@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from ..data import OptimizationData
 from ..errors import ScenarioError
-from ..optimization.results import OptimizationData
 from ._base import BaseStrategy, Parameter
 from ._parameters import rebalance_parameter
 from ._trailing import TrailingWindows

@@ -1,129 +1,46 @@
-"""Performance statistics as pure functions of a daily simple-returns series.
-
-Conventions shared by every function:
-
-- ``returns`` is a ``pd.Series`` or a 1-D float array of daily simple returns; ``NaN``
-  marks a missing day and is dropped (for benchmark-relative metrics, days where either
-  series is missing are dropped; two Series are first aligned on their dates).
-- ``periods_per_year`` defaults to 252 trading days; ``risk_free_rate`` is an annual rate
-  turned into a daily one as ``risk_free_rate / periods_per_year``, the same simple
-  de-annualisation the engine uses for its cash rate.
-- Where a value is undefined the result is ``NaN``, never an exception: an empty series;
-  fewer than two days for dispersion-based metrics (three for skew, four for kurtosis);
-  a constant series for ratios divided by a dispersion; no benchmark for Beta, Alpha,
-  Tracking Error and Information Ratio; no turnover series for Turnover; no dates (a
-  plain array) for Best and Worst Month.
-- Drawdowns and the value at risk are negative numbers (-0.35 is a 35% loss).
-
-The definitions follow empyrical where it has one (so the tests compare with it); the
-others (drawdown duration and average, hit rate, months, skew, kurtosis, turnover) are
-defined in their docstrings.
-"""
+"""Statistics of a daily simple-returns series on its own, each a pure function."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .errors import DataError, ScenarioError, did_you_mean
+from ..constants import TRADING_DAYS_PER_YEAR
+from ..errors import DataError
 
 __all__ = [
-    "HIGHER_IS_BETTER",
-    "METRIC_NAMES",
-    "TRADING_DAYS_PER_YEAR",
-    "alpha",
+    "FloatArray",
+    "Returns",
     "annual_turnover",
     "annual_volatility",
     "average_drawdown",
     "best_day",
     "best_month",
-    "beta",
     "cagr",
     "calmar_ratio",
-    "compute_metrics",
     "conditional_value_at_risk",
+    "drawdown_series",
     "hit_rate",
-    "information_ratio",
     "kurtosis",
     "max_drawdown",
     "max_drawdown_duration",
-    "metric",
     "sharpe_ratio",
     "skew",
     "sortino_ratio",
     "total_return",
-    "tracking_error",
     "value_at_risk",
     "worst_day",
     "worst_month",
 ]
-
-TRADING_DAYS_PER_YEAR = 252
 
 FloatArray = npt.NDArray[np.float64]
 Returns = pd.Series | FloatArray
 
 _CONSTANT_TOLERANCE = 1e-14
 """A deviation below this fraction of the mean is rounding noise: the series is constant."""
-
-METRIC_NAMES: tuple[str, ...] = (
-    "Total Return",
-    "CAGR",
-    "Annual Volatility",
-    "Sharpe",
-    "Sortino",
-    "Calmar",
-    "Max Drawdown",
-    "Max Drawdown Duration",
-    "Average Drawdown",
-    "Turnover",
-    "Hit Rate",
-    "Best Day",
-    "Worst Day",
-    "Best Month",
-    "Worst Month",
-    "Skew",
-    "Kurtosis",
-    "VaR 95%",
-    "CVaR 95%",
-    "Beta",
-    "Alpha",
-    "Tracking Error",
-    "Information Ratio",
-)
-
-HIGHER_IS_BETTER: dict[str, bool] = {
-    "Total Return": True,
-    "CAGR": True,
-    "Annual Volatility": False,
-    "Sharpe": True,
-    "Sortino": True,
-    "Calmar": True,
-    "Max Drawdown": True,  # negative: closer to 0 is better
-    "Max Drawdown Duration": False,
-    "Average Drawdown": True,  # negative, as Max Drawdown
-    "Turnover": False,
-    "Hit Rate": True,
-    "Best Day": True,
-    "Worst Day": True,
-    "Best Month": True,
-    "Worst Month": True,
-    "Skew": True,
-    "Kurtosis": False,  # fat tails
-    "VaR 95%": True,  # negative, as Max Drawdown
-    "CVaR 95%": True,
-    "Beta": False,  # less market exposure, when an optimiser is asked to choose
-    "Alpha": True,
-    "Tracking Error": False,
-    "Information Ratio": True,
-}
-
-
-# --- returns alone ---------------------------------------------------------------------
 
 
 def total_return(returns: Returns) -> float:
@@ -194,6 +111,18 @@ def max_drawdown(returns: Returns) -> float:
     The starting value counts as a peak, so a first-day loss is a drawdown.
     """
     return _max_drawdown(_clean(returns))
+
+
+def drawdown_series(returns: pd.Series) -> pd.Series:
+    """Fall from the running peak of compounded value on each day, as a negative fraction.
+
+    The definition of :func:`max_drawdown`, day by day (the starting value counts as a
+    peak; a NaN day earns nothing and keeps the previous day's drawdown), so the minimum
+    of the result is ``max_drawdown(returns)``. Same index and name as ``returns``.
+    """
+    values = returns.to_numpy(dtype=np.float64)
+    earned = np.where(np.isnan(values), 0.0, values)
+    return pd.Series(_drawdowns(earned), index=returns.index, name=returns.name)
 
 
 def max_drawdown_duration(returns: Returns) -> float:
@@ -310,133 +239,6 @@ def annual_turnover(turnover: Returns, *, periods_per_year: int = TRADING_DAYS_P
     return float(t.mean() * periods_per_year) if t.size else math.nan
 
 
-# --- relative to a benchmark -----------------------------------------------------------
-
-
-def beta(returns: Returns, benchmark_returns: Returns) -> float:
-    """Covariance with the benchmark over the benchmark's variance; NaN if the
-    benchmark is constant."""
-    r, b = _paired(returns, benchmark_returns)
-    return _beta(r, b)
-
-
-def alpha(
-    returns: Returns,
-    benchmark_returns: Returns,
-    *,
-    risk_free_rate: float = 0.0,
-    periods_per_year: int = TRADING_DAYS_PER_YEAR,
-) -> float:
-    """Annualised CAPM alpha: ``(1 + mean(r - rf - beta * (b - rf)))**periods - 1``."""
-    r, b = _paired(returns, benchmark_returns)
-    slope = _beta(r, b)
-    if math.isnan(slope):
-        return math.nan
-    rf = risk_free_rate / periods_per_year
-    daily = float(np.mean((r - rf) - slope * (b - rf)))
-    return float((1.0 + daily) ** periods_per_year - 1.0)
-
-
-def tracking_error(
-    returns: Returns,
-    benchmark_returns: Returns,
-    *,
-    periods_per_year: int = TRADING_DAYS_PER_YEAR,
-) -> float:
-    """Sample standard deviation of ``returns - benchmark`` times ``sqrt(periods)``."""
-    r, b = _paired(returns, benchmark_returns)
-    if r.size < 2:
-        return math.nan
-    return float((r - b).std(ddof=1) * math.sqrt(periods_per_year))
-
-
-def information_ratio(
-    returns: Returns,
-    benchmark_returns: Returns,
-    *,
-    periods_per_year: int = TRADING_DAYS_PER_YEAR,
-) -> float:
-    """Mean active return over its standard deviation, annualised by ``sqrt(periods)``."""
-    r, b = _paired(returns, benchmark_returns)
-    return _mean_over_std(r - b) * math.sqrt(periods_per_year)
-
-
-# --- by display name -------------------------------------------------------------------
-
-_Metric = Callable[[Returns, Returns | None, Returns | None, float], float]
-
-
-def _needs_benchmark(function: Callable[[Returns, Returns], float]) -> _Metric:
-    def compute(
-        returns: Returns, benchmark: Returns | None, _turnover: Returns | None, _rf: float
-    ) -> float:
-        return math.nan if benchmark is None else function(returns, benchmark)
-
-    return compute
-
-
-_METRICS: dict[str, _Metric] = {
-    "Total Return": lambda r, _b, _t, _rf: total_return(r),
-    "CAGR": lambda r, _b, _t, _rf: cagr(r),
-    "Annual Volatility": lambda r, _b, _t, _rf: annual_volatility(r),
-    "Sharpe": lambda r, _b, _t, rf: sharpe_ratio(r, risk_free_rate=rf),
-    "Sortino": lambda r, _b, _t, rf: sortino_ratio(r, risk_free_rate=rf),
-    "Calmar": lambda r, _b, _t, _rf: calmar_ratio(r),
-    "Max Drawdown": lambda r, _b, _t, _rf: max_drawdown(r),
-    "Max Drawdown Duration": lambda r, _b, _t, _rf: max_drawdown_duration(r),
-    "Average Drawdown": lambda r, _b, _t, _rf: average_drawdown(r),
-    "Turnover": lambda _r, _b, t, _rf: math.nan if t is None else annual_turnover(t),
-    "Hit Rate": lambda r, _b, _t, _rf: hit_rate(r),
-    "Best Day": lambda r, _b, _t, _rf: best_day(r),
-    "Worst Day": lambda r, _b, _t, _rf: worst_day(r),
-    "Best Month": lambda r, _b, _t, _rf: best_month(r),
-    "Worst Month": lambda r, _b, _t, _rf: worst_month(r),
-    "Skew": lambda r, _b, _t, _rf: skew(r),
-    "Kurtosis": lambda r, _b, _t, _rf: kurtosis(r),
-    "VaR 95%": lambda r, _b, _t, _rf: value_at_risk(r),
-    "CVaR 95%": lambda r, _b, _t, _rf: conditional_value_at_risk(r),
-    "Beta": _needs_benchmark(beta),
-    "Alpha": lambda r, b, _t, rf: math.nan if b is None else alpha(r, b, risk_free_rate=rf),
-    "Tracking Error": _needs_benchmark(tracking_error),
-    "Information Ratio": _needs_benchmark(information_ratio),
-}
-assert tuple(_METRICS) == METRIC_NAMES == tuple(HIGHER_IS_BETTER)
-
-
-def compute_metrics(
-    returns: Returns,
-    benchmark_returns: Returns | None = None,
-    *,
-    turnover: Returns | None = None,
-    risk_free_rate: float = 0.0,
-) -> dict[str, float]:
-    """Every metric of :data:`METRIC_NAMES`, in that order, by display name."""
-    return {
-        name: compute(returns, benchmark_returns, turnover, risk_free_rate)
-        for name, compute in _METRICS.items()
-    }
-
-
-def metric(
-    name: str,
-    returns: Returns,
-    benchmark_returns: Returns | None = None,
-    *,
-    turnover: Returns | None = None,
-    risk_free_rate: float = 0.0,
-) -> float:
-    """One metric by display name, computing nothing else (an optimiser scores each
-    trial with it). An unknown name raises :class:`ScenarioError`."""
-    compute = _METRICS.get(name)
-    if compute is None:
-        raise ScenarioError(
-            f"unknown metric {name!r}"
-            + did_you_mean(name, METRIC_NAMES)
-            + f"; known metrics: {', '.join(METRIC_NAMES)}"
-        )
-    return compute(returns, benchmark_returns, turnover, risk_free_rate)
-
-
 # --- helpers ---------------------------------------------------------------------------
 
 
@@ -450,24 +252,6 @@ def _clean(returns: Returns) -> FloatArray:
         raise DataError(f"returns must be one-dimensional, got shape {values.shape}")
     missing = np.isnan(values)
     return values[~missing] if missing.any() else values
-
-
-def _paired(returns: Returns, benchmark: Returns) -> tuple[FloatArray, FloatArray]:
-    """Both series on common dates, without the days where either is missing."""
-    if isinstance(returns, pd.Series) and isinstance(benchmark, pd.Series):
-        if not returns.index.equals(benchmark.index):
-            returns, benchmark = returns.align(benchmark, join="inner")
-    r = np.asarray(returns, dtype=np.float64)
-    b = np.asarray(benchmark, dtype=np.float64)
-    if r.shape != b.shape or r.ndim != 1:
-        raise DataError(
-            f"returns and benchmark returns must be 1-D and of equal length, got shapes "
-            f"{r.shape} and {b.shape}; pass Series to align them on their dates"
-        )
-    present = ~(np.isnan(r) | np.isnan(b))
-    if not present.all():
-        return r[present], b[present]
-    return r, b
 
 
 def _cagr(r: FloatArray, periods_per_year: int) -> float:
@@ -491,17 +275,6 @@ def _mean_over_std(values: FloatArray) -> float:
     if variance <= (_CONSTANT_TOLERANCE * mean) ** 2:
         return math.nan
     return mean / math.sqrt(variance)
-
-
-def _beta(r: FloatArray, b: FloatArray) -> float:
-    if r.size < 2:
-        return math.nan
-    mean = float(b.mean())
-    centred = b - mean
-    spread = float(np.dot(centred, centred))
-    if spread <= r.size * (_CONSTANT_TOLERANCE * mean) ** 2:
-        return math.nan
-    return float(np.dot(centred, r)) / spread
 
 
 def _drawdowns(r: FloatArray) -> FloatArray:

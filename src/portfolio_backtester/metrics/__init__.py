@@ -1,0 +1,85 @@
+"""Performance statistics as pure functions of a daily simple-returns series.
+
+Conventions shared by every function:
+
+- ``returns`` is a ``pd.Series`` or a 1-D float array of daily simple returns; ``NaN``
+  marks a missing day and is dropped (for benchmark-relative metrics, days where either
+  series is missing are dropped; two Series are first aligned on their dates).
+- ``periods_per_year`` defaults to 252 trading days; ``risk_free_rate`` is an annual rate
+  turned into a daily one as ``risk_free_rate / periods_per_year``, the same simple
+  de-annualisation the engine uses for its cash rate.
+- Where a value is undefined the result is ``NaN``, never an exception: an empty series;
+  fewer than two days for dispersion-based metrics (three for skew, four for kurtosis);
+  a constant series for ratios divided by a dispersion; no benchmark for Beta, Alpha,
+  Tracking Error and Information Ratio; no turnover series for Turnover; no dates (a
+  plain array) for Best and Worst Month.
+- Drawdowns and the value at risk are negative numbers (-0.35 is a 35% loss).
+
+The definitions follow empyrical where it has one (so the tests compare with it); the
+others (drawdown duration and average, hit rate, months, skew, kurtosis, turnover) are
+defined in their docstrings.
+
+One concept per module: statistics of returns alone (``_returns``), statistics relative
+to a benchmark (``_relative``) and the table of metrics by display name (``_registry``).
+Trade statistics and overfitting statistics will be further modules of this package.
+"""
+
+from __future__ import annotations
+
+from ..constants import TRADING_DAYS_PER_YEAR
+from ._registry import HIGHER_IS_BETTER, METRIC_NAMES, compute_metrics, metric
+from ._relative import alpha, beta, information_ratio, tracking_error
+from ._returns import (
+    annual_turnover,
+    annual_volatility,
+    average_drawdown,
+    best_day,
+    best_month,
+    cagr,
+    calmar_ratio,
+    conditional_value_at_risk,
+    drawdown_series,
+    hit_rate,
+    kurtosis,
+    max_drawdown,
+    max_drawdown_duration,
+    sharpe_ratio,
+    skew,
+    sortino_ratio,
+    total_return,
+    value_at_risk,
+    worst_day,
+    worst_month,
+)
+
+__all__ = [
+    "HIGHER_IS_BETTER",
+    "METRIC_NAMES",
+    "TRADING_DAYS_PER_YEAR",
+    "alpha",
+    "annual_turnover",
+    "annual_volatility",
+    "average_drawdown",
+    "best_day",
+    "best_month",
+    "beta",
+    "cagr",
+    "calmar_ratio",
+    "compute_metrics",
+    "conditional_value_at_risk",
+    "drawdown_series",
+    "hit_rate",
+    "information_ratio",
+    "kurtosis",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "metric",
+    "sharpe_ratio",
+    "skew",
+    "sortino_ratio",
+    "total_return",
+    "tracking_error",
+    "value_at_risk",
+    "worst_day",
+    "worst_month",
+]

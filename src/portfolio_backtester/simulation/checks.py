@@ -1,0 +1,231 @@
+"""Inputs of a simulation checked once: settings, prices and target weights as arrays.
+
+A backtest checks its inputs once; an optimisation trial checks them once and then
+simulates many windows on the arrays, so these checks never run per window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..errors import DataError, ScenarioError, did_you_mean
+
+__all__ = [
+    "EXECUTIONS",
+    "PreparedPrices",
+    "Settings",
+    "prepare_prices",
+    "prepare_targets",
+]
+
+EXECUTIONS = ("close", "next_open")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How trades are made and paid for; checked once when made."""
+
+    cost_bps: float = 0.0
+    commission: float = 0.0
+    initial_capital: float = 1_000_000.0
+    execution: Literal["close", "next_open"] = "close"
+    cash_rate: float = 0.0
+    max_gross_leverage: float | None = None
+    allow_short: bool = True
+
+    def __post_init__(self) -> None:
+        _check_settings(
+            cost_bps=self.cost_bps,
+            commission=self.commission,
+            initial_capital=self.initial_capital,
+            execution=self.execution,
+            cash_rate=self.cash_rate,
+            max_gross_leverage=self.max_gross_leverage,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPrices:
+    """Prices checked once and kept as asset-major arrays, to simulate many date ranges.
+
+    An optimisation simulates the same data over many windows and trials; checking and
+    converting the frames once per trial instead of once per window removes most of the
+    pandas work from a trial.
+    """
+
+    index: pd.Index
+    columns: pd.Index
+    closes: npt.NDArray[np.float64]
+    closes_missing: bool
+    opens: npt.NDArray[np.float64] | None
+    opens_missing: bool
+
+
+def prepare_prices(
+    prices: pd.DataFrame, open_prices: pd.DataFrame | None = None
+) -> PreparedPrices:
+    """Check ``prices`` (and ``open_prices`` if given) once; see :func:`simulate`."""
+    closes, closes_missing = _price_array(prices, "prices")
+    opens, opens_missing = (None, False)
+    if open_prices is not None:
+        opens, opens_missing = _open_array(open_prices, prices)
+    return PreparedPrices(
+        prices.index, prices.columns, closes, closes_missing, opens, opens_missing
+    )
+
+
+def prepare_targets(
+    target_weights: pd.DataFrame, market: PreparedPrices
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Rebalance dates as sorted positions in the prices, and ``(assets, dates)`` targets on
+    the prices' columns (0 where ``target_weights`` lacks a column)."""
+    price_index, price_columns = market.index, market.columns
+    if not isinstance(target_weights, pd.DataFrame):
+        raise DataError(
+            f"target_weights must be a pandas DataFrame, got {type(target_weights).__name__}"
+        )
+    columns = target_weights.columns
+    if not columns.is_unique:
+        duplicated = columns[columns.duplicated()].tolist()
+        raise DataError(f"target_weights has duplicated columns {duplicated}; keep one of each")
+    column_positions = price_columns.get_indexer(columns)
+    if (column_positions < 0).any():
+        unknown = columns[column_positions < 0]
+        raise DataError(
+            f"target_weights has columns that are not in prices: {unknown.tolist()}"
+            + did_you_mean(str(unknown[0]), [str(c) for c in price_columns])
+            + f"; prices has {len(price_columns)} columns"
+        )
+    if not target_weights.index.is_unique:
+        repeated = target_weights.index[target_weights.index.duplicated()]
+        raise DataError(
+            f"target_weights has duplicated rebalance date {repeated[0]}; keep one row per date"
+        )
+    positions = price_index.get_indexer(target_weights.index).astype(np.int64)
+    if (positions < 0).any():
+        bad = target_weights.index[np.flatnonzero(positions < 0)[0]]
+        raise DataError(
+            f"target_weights date {bad} is not in the prices index; rebalance dates must be "
+            "trading days of prices"
+        )
+    try:
+        values = target_weights.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"target_weights must be numeric: {exc}") from exc
+    # A sum, not a mask the size of the data: it is finite unless a weight is not.
+    if not np.isfinite(values.sum()):
+        rows, cols = np.nonzero(~np.isfinite(values))
+        if len(rows):
+            raise DataError(
+                f"target_weights must be finite: {columns[cols[0]]!r} on "
+                f"{target_weights.index[rows[0]]} is {values[rows[0], cols[0]]!r}; use 0 "
+                "for no position"
+            )
+    in_order = bool((np.diff(positions) > 0).all())
+    order = slice(None) if in_order else np.argsort(positions)
+    same_columns = len(columns) == len(price_columns) and bool(
+        (column_positions == np.arange(len(columns))).all()
+    )
+    if same_columns:
+        return positions[order], np.ascontiguousarray(values.T[:, order])
+    targets = np.zeros((len(price_columns), len(positions)))
+    targets[column_positions] = values.T[:, order]
+    return positions[order], targets
+
+
+def _check_settings(
+    *,
+    cost_bps: float,
+    commission: float,
+    initial_capital: float,
+    execution: str,
+    cash_rate: float,
+    max_gross_leverage: float | None,
+) -> None:
+    if execution not in EXECUTIONS:
+        raise ScenarioError(
+            f"execution must be one of {', '.join(EXECUTIONS)}, got {execution!r}"
+            + did_you_mean(str(execution), EXECUTIONS)
+        )
+    for name, value in (("cost_bps", cost_bps), ("commission", commission)):
+        if not (np.isfinite(value) and value >= 0):
+            raise ScenarioError(f"{name} must be a finite number >= 0, got {value!r}")
+    if not (np.isfinite(initial_capital) and initial_capital > 0):
+        raise ScenarioError(f"initial_capital must be a positive number, got {initial_capital!r}")
+    if not np.isfinite(cash_rate):
+        raise ScenarioError(f"cash_rate must be a finite annual rate, got {cash_rate!r}")
+    if max_gross_leverage is not None and not (
+        np.isfinite(max_gross_leverage) and max_gross_leverage > 0
+    ):
+        raise ScenarioError(
+            f"max_gross_leverage must be a positive number or None, got {max_gross_leverage!r}"
+        )
+
+
+def _price_array(frame: pd.DataFrame, what: str) -> tuple[npt.NDArray[np.float64], bool]:
+    """The frame's values as a ``(m, n)`` float64 array, and whether any price is missing.
+
+    Checked: positive where present. For a float frame (or a row slice of one) the
+    transpose is a view of pandas' block, so nothing is copied.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
+    if not frame.index.is_unique or not frame.index.is_monotonic_increasing:
+        raise DataError(
+            f"{what} index must be sorted and without duplicate dates; "
+            "sort it and drop duplicates first (frame.sort_index())"
+        )
+    if not frame.columns.is_unique:
+        duplicated = frame.columns[frame.columns.duplicated()].tolist()
+        raise DataError(f"{what} has duplicated columns {duplicated}; keep one of each")
+    try:
+        values = frame.to_numpy(dtype=np.float64).T
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what} must be numeric: {exc}") from exc
+    if values.strides[1] != values.itemsize:
+        # Dates must be contiguous within each asset's row (a row slice of a frame still
+        # is); a Fortran-ordered (m, n) array would make every operation strided.
+        values = np.ascontiguousarray(values)
+    if values.size == 0:
+        return values, False
+    # Reductions, not masks: no temporary the size of the data. min and max propagate
+    # NaN, so the common case (no price missing) costs two passes.
+    low, high = values.min(), values.max()
+    missing = False
+    if not (low > 0 and high < np.inf):
+        missing = bool(np.isnan(low))
+        if missing:
+            low, high = np.fmin.reduce(values, axis=None), np.fmax.reduce(values, axis=None)
+            if np.isnan(low):
+                return values, True  # nothing is priced at all: nothing can be held
+    if not (low > 0 and high < np.inf):
+        rows, cols = np.nonzero(~((values.T > 0) & (values.T < np.inf)) & ~np.isnan(values.T))
+        raise DataError(
+            f"{what} must be positive and finite where present (NaN marks a missing "
+            f"price): {frame.columns[cols[0]]!r} on {frame.index[rows[0]]} is "
+            f"{values[cols[0], rows[0]]!r}"
+        )
+    return values, missing
+
+
+def _open_array(
+    open_prices: pd.DataFrame | None, prices: pd.DataFrame
+) -> tuple[npt.NDArray[np.float64], bool]:
+    """Open prices aligned to ``prices``' dates and columns, as :func:`_price_array`."""
+    if open_prices is None:
+        raise ScenarioError(
+            'execution="next_open" needs open_prices; pass them or use execution="close"'
+        )
+    if not open_prices.index.equals(prices.index):
+        raise DataError("open_prices must have exactly the dates of prices (same index)")
+    missing = prices.columns.difference(open_prices.columns)
+    if len(missing):
+        raise DataError(f"open_prices lacks columns of prices: {missing.tolist()}")
+    if not open_prices.columns.equals(prices.columns):
+        open_prices = open_prices.reindex(columns=prices.columns)
+    return _price_array(open_prices, "open_prices")
