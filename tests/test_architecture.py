@@ -166,3 +166,13 @@ def test_the_graph_sees_imports_inside_functions_and_for_type_checkers() -> None
     assert "backtest" in edges["cli"]
     assert "optimization.parallel_optimization_runner" in edges["cli"]
     assert "reporting.plots" in edges["backtest"]  # inside BacktestResult.plot
+
+
+def test_no_module_is_much_longer_than_400_lines() -> None:
+    """A module past about 400 lines holds two concepts: split it by concept."""
+    long = {
+        name or PACKAGE: n
+        for name, path in modules().items()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 420
+    }
+    assert long == {}

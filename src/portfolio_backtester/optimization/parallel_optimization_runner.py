@@ -7,22 +7,19 @@ of the data, and take trials from the shared Optuna study until its budget is sp
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 
 from ..config import Scenario
 from ..data import OptimizationData
@@ -33,6 +30,13 @@ from .locks import AdvisoryLock
 from .objective import Evaluation, Objective
 from .outcome import summarize
 from .plan import StudyPlan, plan_studies, validate_optimization
+from .processes import (
+    configure_worker_logging,
+    single_threaded_children,
+    stop_workers,
+    watch_parent,
+)
+from .progress import Progress, ProgressReporter
 from .recovery import await_other_hosts, mark_trials_failed
 from .results import OptimizationDataContext, OptimizationResult
 from .samplers import make_sampler
@@ -42,25 +46,6 @@ from .trial_loop import TrialLock, WorkerShutdown, run_trials
 __all__ = ["ParallelOptimizationRunner", "Progress", "WorkerSettings"]
 
 logger = logging.getLogger(__name__)
-
-_THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """One look at the studies for a progress display."""
-
-    done: int
-    running: int
-    total: int
-    best: float | None
-    elapsed_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +136,9 @@ class ParallelOptimizationRunner:
                 heartbeat=self.heartbeat,
                 parallel=False,
             )
-            with self._progress_thread(storage, plans, started):
+            with ProgressReporter(
+                self.on_progress, storage, plans, started, self.progress_interval_s
+            ).in_thread():
                 _run_plans(settings, self.scenario, data, storage, None, WorkerShutdown())
         else:
             data = self._run_workers(storage, plans, n_jobs, deadline, started)
@@ -184,7 +171,7 @@ class ParallelOptimizationRunner:
             context = write_data_context(self.data, self.data_dir)
             mapped = open_data_context(context)
             lock = context_mp.Lock()
-            with _single_threaded_children():
+            with single_threaded_children():
                 for index in range(n_jobs):
                     settings = WorkerSettings(
                         storage_url=self.storage_url,
@@ -207,7 +194,7 @@ class ParallelOptimizationRunner:
             self._supervise(storage, plans, workers, started)
             return mapped
         finally:
-            _stop_workers(workers)
+            stop_workers(workers)
             for worker in workers:
                 if worker.pid is not None:
                     mark_trials_failed(
@@ -228,6 +215,9 @@ class ParallelOptimizationRunner:
         started: float,
     ) -> None:
         """Wait for the workers, failing the trial of any that dies, until all have exited."""
+        progress = ProgressReporter(
+            self.on_progress, storage, plans, started, self.progress_interval_s
+        )
         alive = {process.sentinel: process for process in workers}
         failures: list[str] = []
         last_report = 0.0
@@ -255,61 +245,14 @@ class ParallelOptimizationRunner:
             now = time.monotonic()
             if now - last_report >= self.progress_interval_s:
                 last_report = now
-                self._report(storage, plans, started)
-        self._report(storage, plans, started)
+                progress.report()
+        progress.report()
         if len(failures) == len(workers):
             raise OptimizationError(
                 f"all {len(workers)} workers died before the budget was spent "
                 f"(first: {failures[0]}); finished trials are kept in the study and the same "
                 "command resumes it"
             )
-
-    @contextlib.contextmanager
-    def _progress_thread(
-        self,
-        storage: optuna.storages.BaseStorage,
-        plans: tuple[StudyPlan, ...],
-        started: float,
-    ) -> Iterator[None]:
-        """Report progress from a thread while trials run in this one."""
-        stop = threading.Event()
-
-        def loop() -> None:
-            while not stop.wait(self.progress_interval_s):
-                self._report(storage, plans, started)
-
-        thread = threading.Thread(target=loop, name="progress", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
-            self._report(storage, plans, started)
-
-    def _report(
-        self,
-        storage: optuna.storages.BaseStorage,
-        plans: tuple[StudyPlan, ...],
-        started: float,
-    ) -> None:
-        if self.on_progress is None:
-            return
-        done = running = 0
-        best: float | None = None
-        for plan in plans:
-            study = optuna.load_study(study_name=plan.name, storage=storage)
-            trials = study.get_trials(deepcopy=False)
-            done += sum(t.state.is_finished() for t in trials)
-            running += sum(t.state == TrialState.RUNNING for t in trials)
-            if len(plans) == 1 and len(study.directions) == 1:
-                complete = [t for t in trials if t.state == TrialState.COMPLETE]
-                if complete:
-                    values = [t.value for t in complete if t.value is not None]
-                    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-                    best = max(values) if maximize else min(values)
-        total = sum(plan.budget for plan in plans)
-        self.on_progress(Progress(done, running, total, best, time.monotonic() - started))
 
 
 def resolve_n_jobs(n_jobs: int, trials: int) -> int:
@@ -332,12 +275,12 @@ def _optuna_worker(
     lock: Any,
 ) -> None:
     """Entry point of a spawned worker: map the data, then pull trials until the budget ends."""
-    _configure_worker_logging(settings.log_level)
+    configure_worker_logging(settings.log_level)
     shutdown = WorkerShutdown()
     # The parent owns Ctrl-C; it stops workers with SIGTERM, which must still run `finally`.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda signum, _frame: shutdown.request_exit(128 + signum))
-    _watch_parent(shutdown)
+    watch_parent(shutdown)
     data = open_data_context(context)
     scenario = Scenario.model_validate(settings.scenario)
     storage = open_storage(settings.storage_url, settings.heartbeat)
@@ -390,56 +333,3 @@ def _evaluator(
 
 def _worker_tag(pid: int) -> str:
     return f"{socket.gethostname()}:{pid}"
-
-
-def _watch_parent(shutdown: WorkerShutdown) -> None:
-    """Exit soon after the parent dies, even if it was killed outright."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        multiprocessing.connection.wait([parent.sentinel])
-        logger.warning("parent process is gone; worker exits")
-        # Not between asking for a trial and tagging it: an untagged running trial could
-        # never be attributed to this worker and failed by the next run.
-        shutdown.wait_until_tagged(timeout_s=5)
-        os._exit(3)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _configure_worker_logging(level: int) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s",
-    )
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-@contextlib.contextmanager
-def _single_threaded_children() -> Iterator[None]:
-    """Spawned children inherit the environment: one BLAS/OpenMP thread each, so N workers
-    do not oversubscribe the cores. The parent's own settings are restored afterwards."""
-    saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
-    os.environ.update(dict.fromkeys(_THREAD_VARIABLES, "1"))
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _stop_workers(workers: list[multiprocessing.process.BaseProcess]) -> None:
-    """Terminate and reap every worker still alive; escalate to SIGKILL if one hangs."""
-    for process in workers:
-        if process.is_alive():
-            process.terminate()
-    for process in workers:
-        process.join(timeout=10)
-        if process.is_alive():
-            process.kill()
-            process.join()

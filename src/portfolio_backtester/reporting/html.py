@@ -7,13 +7,8 @@ finished run's report can be rebuilt, restyled or mailed at any time, anywhere.
 
 from __future__ import annotations
 
-import base64
-import html
 import importlib.metadata
-import io
 import logging
-import math
-import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -21,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from . import figures
+from .page import Page, cell, escape, number, table
 from .run_folder import RunFolder, read_run_folder, rebuild_study
 from .tables import format_metric
 
@@ -36,7 +31,6 @@ logger = logging.getLogger(__name__)
 
 HEADLINE = ("CAGR", "Sharpe", "Max Drawdown", "Annual Volatility", "Calmar", "Turnover")
 TOP_TRIALS = 10
-DPI = 100
 
 
 def build_report(run_dir: Path) -> Path:
@@ -48,7 +42,7 @@ def build_report(run_dir: Path) -> Path:
     """
     started = time.perf_counter()
     files = read_run_folder(Path(run_dir))
-    page = _Page(files.run_dir / "figures")
+    page = Page(files.run_dir / "figures")
     metrics, run = files.metrics, files.run
     scenario = run.get("scenario") or {}
     title = f"{scenario.get('name', files.run_dir.name)}: {metrics.get('strategy', '')}"
@@ -56,19 +50,20 @@ def build_report(run_dir: Path) -> Path:
     optimize = files.trials is not None
     kind = f"optimisation ({run.get('mode', '?')})" if optimize else "backtest"
     page.add(
-        f"<header><h1>{_e(title)}</h1><p class='sub'>{_e(kind)} · {_e(metrics.get('start'))}"
-        f" to {_e(metrics.get('end'))} ({len(files.returns)} trading days)"
-        f"{' · best ' if optimize else ' · '}parameters {_e(params or 'defaults')}</p></header>"
+        f"<header><h1>{escape(title)}</h1><p class='sub'>{escape(kind)} · "
+        f"{escape(metrics.get('start'))} to {escape(metrics.get('end'))} "
+        f"({len(files.returns)} trading days){' · best ' if optimize else ' · '}parameters "
+        f"{escape(params or 'defaults')}</p></header>"
     )
     _backtest_section(page, files)
     if files.trials is not None:
         _optimization_section(page, files, files.trials)
     elapsed_s = time.perf_counter() - started
     page.add(
-        f"<footer>Built from the files in <code>{_e(files.run_dir.resolve())}</code> by "
-        f"portfolio-backtester {_e(_version())} on {datetime.now():%Y-%m-%d %H:%M} in "
+        f"<footer>Built from the files in <code>{escape(files.run_dir.resolve())}</code> by "
+        f"portfolio-backtester {escape(_version())} on {datetime.now():%Y-%m-%d %H:%M} in "
         f"{elapsed_s:.1f} s. Rebuild with <code>portfolio-backtester report "
-        f"{_e(files.run_dir)}</code>.</footer>"
+        f"{escape(files.run_dir)}</code>.</footer>"
     )
     path = files.run_dir / "report.html"
     path.write_text(page.render(title), encoding="utf-8")
@@ -76,54 +71,7 @@ def build_report(run_dir: Path) -> Path:
     return path
 
 
-class _Page:
-    """HTML pieces plus a table of contents; figures are saved as PNG and embedded inline."""
-
-    def __init__(self, figure_dir: Path) -> None:
-        self.parts: list[str] = []
-        self.contents: list[tuple[int, str, str]] = []
-        self.figure_dir = figure_dir
-        figure_dir.mkdir(parents=True, exist_ok=True)
-
-    def add(self, text: str) -> None:
-        self.parts.append(text)
-
-    def heading(self, level: int, text: str) -> None:
-        anchor = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
-        while any(anchor == known for _, known, _ in self.contents):
-            anchor += "-2"
-        self.contents.append((level, anchor, text))
-        self.add(f"<h{level} id='{anchor}'>{_e(text)}</h{level}>")
-
-    def figure(self, name: str, figure: Figure, alt: str) -> None:
-        buffer = io.BytesIO()
-        # Figures without a layout engine (Optuna's) are cropped to their contents.
-        tight = "tight" if figure.get_layout_engine() is None else None
-        figure.savefig(buffer, format="png", dpi=DPI, bbox_inches=tight)
-        data = buffer.getvalue()
-        (self.figure_dir / f"{name}.png").write_bytes(data)
-        encoded = base64.b64encode(data).decode("ascii")
-        self.add(f"<img alt='{_e(alt)}' src='data:image/png;base64,{encoded}'/>")
-
-    def notes(self, notes: Sequence[str]) -> None:
-        for note in dict.fromkeys(notes):
-            self.add(f"<p class='note'>{_e(note)}</p>")
-
-    def render(self, title: str) -> str:
-        links = "".join(
-            f"<a class='l{level}' href='#{anchor}'>{_e(text)}</a>"
-            for level, anchor, text in self.contents
-        )
-        body = "\n".join(self.parts)
-        return (
-            "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'/>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'/>"
-            f"<title>{_e(title)}</title><style>{_STYLE}</style></head>\n"
-            f"<body><nav>{links}</nav><main>\n{body}\n</main></body></html>\n"
-        )
-
-
-def _backtest_section(page: _Page, files: RunFolder) -> None:
+def _backtest_section(page: Page, files: RunFolder) -> None:
     metrics, returns, weights = files.metrics, files.returns, files.weights
     optimize = files.trials is not None
     strategy = metrics.get("strategy_metrics") or {}
@@ -133,11 +81,14 @@ def _backtest_section(page: _Page, files: RunFolder) -> None:
     page.add("<div class='cards'>")
     for name in (n for n in HEADLINE if n in strategy):
         versus = (
-            f"benchmark {format_metric(name, _num(benchmark[name]))}" if name in benchmark else ""
+            f"benchmark {format_metric(name, number(benchmark[name]))}"
+            if name in benchmark
+            else ""
         )
+        value = format_metric(name, number(strategy[name]))
         page.add(
-            f"<div class='card'><span>{_e(name)}</span>"
-            f"<b>{_e(format_metric(name, _num(strategy[name])))}</b><i>{_e(versus)}</i></div>"
+            f"<div class='card'><span>{escape(name)}</span>"
+            f"<b>{escape(value)}</b><i>{escape(versus)}</i></div>"
         )
     page.add("</div>")
     page.heading(3, "Metrics")
@@ -145,13 +96,13 @@ def _backtest_section(page: _Page, files: RunFolder) -> None:
     rows = [
         [
             name,
-            format_metric(name, _num(strategy[name])),
-            *([format_metric(name, _num(benchmark.get(name)))] if benchmark else []),
+            format_metric(name, number(strategy[name])),
+            *([format_metric(name, number(benchmark.get(name)))] if benchmark else []),
         ]
         for name in strategy
     ]
     half = (len(rows) + 1) // 2
-    page.add(f"<div class='cols'>{_table(header, rows[:half])}{_table(header, rows[half:])}</div>")
+    page.add(f"<div class='cols'>{table(header, rows[:half])}{table(header, rows[half:])}</div>")
     series = returns[[c for c in ("portfolio", "benchmark") if c in returns.columns]]
     series = series.rename(columns={"portfolio": "strategy"})
     page.heading(3, "Equity and drawdown")
@@ -175,7 +126,7 @@ def _backtest_section(page: _Page, files: RunFolder) -> None:
     page.heading(3, "Worst drawdowns")
     worst = figures.worst_drawdowns(series["strategy"])
     page.add(
-        _table(
+        table(
             ["Peak", "Trough", "Recovery", "Depth", "Trading days below peak"],
             [
                 [
@@ -192,7 +143,7 @@ def _backtest_section(page: _Page, files: RunFolder) -> None:
     page.add("</section>")
 
 
-def _optimization_section(page: _Page, files: RunFolder, trials: pd.DataFrame) -> None:
+def _optimization_section(page: Page, files: RunFolder, trials: pd.DataFrame) -> None:
     run, best = files.run, files.best or {}
     objectives = [str(o) for o in run.get("objectives", [])]
     directions = [str(d) for d in run.get("directions", [])]
@@ -245,7 +196,7 @@ def _run_summary(
         ],
         [
             "Best values",
-            ", ".join(f"{k} {format_metric(k, _num(v))}" for k, v in best_values.items()),
+            ", ".join(f"{k} {format_metric(k, number(v))}" for k, v in best_values.items()),
         ],
         ["Trials", ", ".join(f"{n} {str(s).lower()}" for s, n in states.items()) or "none"],
         [
@@ -268,11 +219,11 @@ def _run_summary(
         ],
         ["Storage", str(run.get("storage_url", ""))],
     ]
-    return _table(["", ""], rows, cls="summary")
+    return table(["", ""], rows, cls="summary")
 
 
 def _study_figures(
-    page: _Page, study: optuna.Study, objectives: Sequence[str], *, walk_forward: bool
+    page: Page, study: optuna.Study, objectives: Sequence[str], *, walk_forward: bool
 ) -> None:
     """Optuna's importance, contour (or slice) and Pareto front plots of one study."""
     n_complete = sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
@@ -314,7 +265,7 @@ def _study_figures(
 
 
 def _walk_forward(
-    page: _Page,
+    page: Page,
     windows: pd.DataFrame,
     oos: pd.Series,
     returns: pd.DataFrame,
@@ -345,16 +296,16 @@ def _walk_forward(
         [
             f"{r['train_start']} to {r['train_end']}",
             f"{r['test_start']} to {r['test_end']}",
-            *(_cell(r[c]) for c in params),
+            *(cell(r[c]) for c in params),
             *(
-                format_metric(o, _num(r[f"{side}_{o}"]))
+                format_metric(o, number(r[f"{side}_{o}"]))
                 for o in scored
                 for side in ("in_sample", "out_of_sample")
             ),
         ]
         for r in windows.to_dict("records")
     ]
-    page.add(_table(header, rows))
+    page.add(table(header, rows))
 
 
 def _top_trials(done: pd.DataFrame, objectives: Sequence[str], directions: Sequence[str]) -> str:
@@ -371,37 +322,18 @@ def _top_trials(done: pd.DataFrame, objectives: Sequence[str], directions: Seque
         [
             *([str(r["study"])] if several else []),
             str(r["number"]),
-            *(_cell(r[c]) for c in params),
-            *(format_metric(o, _num(r.get(f"value_{i}"))) for i, o in enumerate(objectives)),
-            _cell(r.get("duration_s")),
-            _cell(r.get("worker")),
+            *(cell(r[c]) for c in params),
+            *(format_metric(o, number(r.get(f"value_{i}"))) for i, o in enumerate(objectives)),
+            cell(r.get("duration_s")),
+            cell(r.get("worker")),
         ]
         for r in ranked.to_dict("records")
     ]
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def _optuna_notes(notes: Sequence[str]) -> list[str]:
     return [f"Optuna: {note}" for note in notes]
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    attr = f" class='{cls}'" if cls else ""
-    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _num(value: Any) -> float:
-    return math.nan if value is None else float(value)
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def _version() -> str:
@@ -409,44 +341,3 @@ def _version() -> str:
         return importlib.metadata.version("portfolio-backtester")
     except importlib.metadata.PackageNotFoundError:
         return "(not installed)"
-
-
-def _e(text: object) -> str:
-    return html.escape("" if text is None else str(text), quote=True)
-
-
-_STYLE = """
-:root{--ink:#1d2330;--muted:#5b6475;--line:#e4e7ec;--accent:#1f6fb2}
-*{box-sizing:border-box}
-body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:var(--ink);
-background:#f4f5f7;line-height:1.45}
-nav{position:sticky;top:0;z-index:1;background:#1d2330;padding:6px 24px;font-size:12px;
-display:flex;flex-wrap:wrap;gap:4px 14px}
-nav a{color:#c9d3e3;text-decoration:none}nav a.l2{color:#fff;font-weight:600}
-nav a:hover{text-decoration:underline}
-main{max-width:1180px;margin:0 auto;padding:20px 24px 40px}
-header h1{margin:8px 0 2px;font-size:26px}
-.sub{color:var(--muted);margin:2px 0 10px}
-section{background:#fff;border-radius:10px;padding:4px 24px 24px;margin:18px 0;
-box-shadow:0 1px 3px rgba(0,0,0,.08)}
-h2{margin:18px 0 10px;font-size:21px;border-bottom:2px solid var(--line);padding-bottom:6px}
-h3{font-size:16px;margin:26px 0 6px;color:#2b3445}
-h2,h3{scroll-margin-top:40px}
-table{border-collapse:collapse;font-size:13px;margin:6px 0;font-variant-numeric:tabular-nums}
-th,td{padding:4px 12px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
-th:first-child,td:first-child{text-align:left}th{background:#f0f2f5;font-weight:600}
-tbody tr:hover{background:#f7f9fc}
-table.summary td{white-space:normal;text-align:left}table.summary thead{display:none}
-table.summary td:first-child{font-weight:600;color:var(--muted);width:140px}
-.cols{display:flex;flex-wrap:wrap;gap:8px 36px;align-items:flex-start}
-.pair img{max-width:calc(50% - 18px)}
-img{max-width:100%;height:auto;display:block;margin:6px 0}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:10px;
-margin:6px 0 4px}
-.card{background:#f0f5fb;border-radius:8px;padding:10px 14px;border-left:4px solid var(--accent)}
-.card span{display:block;color:var(--muted);font-size:12px}
-.card b{display:block;font-size:22px}.card i{color:var(--muted);font-size:12px;font-style:normal}
-.note{color:#7a5200;background:#fff8e6;border-radius:6px;padding:4px 10px;font-size:13px}
-footer{color:var(--muted);font-size:12px;margin-top:12px}
-code{font-size:12px}
-"""

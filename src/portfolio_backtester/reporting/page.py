@@ -1,0 +1,127 @@
+"""An HTML page of headings, tables and embedded PNG figures, with its style sheet."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+__all__ = ["DPI", "Page", "cell", "escape", "number", "table"]
+
+DPI = 100
+
+
+class Page:
+    """HTML pieces plus a table of contents; figures are saved as PNG and embedded inline."""
+
+    def __init__(self, figure_dir: Path) -> None:
+        self.parts: list[str] = []
+        self.contents: list[tuple[int, str, str]] = []
+        self.figure_dir = figure_dir
+        figure_dir.mkdir(parents=True, exist_ok=True)
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+
+    def heading(self, level: int, text: str) -> None:
+        anchor = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+        while any(anchor == known for _, known, _ in self.contents):
+            anchor += "-2"
+        self.contents.append((level, anchor, text))
+        self.add(f"<h{level} id='{anchor}'>{escape(text)}</h{level}>")
+
+    def figure(self, name: str, figure: Figure, alt: str) -> None:
+        buffer = io.BytesIO()
+        # Figures without a layout engine (Optuna's) are cropped to their contents.
+        tight = "tight" if figure.get_layout_engine() is None else None
+        figure.savefig(buffer, format="png", dpi=DPI, bbox_inches=tight)
+        data = buffer.getvalue()
+        (self.figure_dir / f"{name}.png").write_bytes(data)
+        encoded = base64.b64encode(data).decode("ascii")
+        self.add(f"<img alt='{escape(alt)}' src='data:image/png;base64,{encoded}'/>")
+
+    def notes(self, notes: Sequence[str]) -> None:
+        for note in dict.fromkeys(notes):
+            self.add(f"<p class='note'>{escape(note)}</p>")
+
+    def render(self, title: str) -> str:
+        links = "".join(
+            f"<a class='l{level}' href='#{anchor}'>{escape(text)}</a>"
+            for level, anchor, text in self.contents
+        )
+        body = "\n".join(self.parts)
+        return (
+            "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'/>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'/>"
+            f"<title>{escape(title)}</title><style>{_STYLE}</style></head>\n"
+            f"<body><nav>{links}</nav><main>\n{body}\n</main></body></html>\n"
+        )
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    attr = f" class='{cls}'" if cls else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def number(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def escape(text: object) -> str:
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+_STYLE = """
+:root{--ink:#1d2330;--muted:#5b6475;--line:#e4e7ec;--accent:#1f6fb2}
+*{box-sizing:border-box}
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:var(--ink);
+background:#f4f5f7;line-height:1.45}
+nav{position:sticky;top:0;z-index:1;background:#1d2330;padding:6px 24px;font-size:12px;
+display:flex;flex-wrap:wrap;gap:4px 14px}
+nav a{color:#c9d3e3;text-decoration:none}nav a.l2{color:#fff;font-weight:600}
+nav a:hover{text-decoration:underline}
+main{max-width:1180px;margin:0 auto;padding:20px 24px 40px}
+header h1{margin:8px 0 2px;font-size:26px}
+.sub{color:var(--muted);margin:2px 0 10px}
+section{background:#fff;border-radius:10px;padding:4px 24px 24px;margin:18px 0;
+box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h2{margin:18px 0 10px;font-size:21px;border-bottom:2px solid var(--line);padding-bottom:6px}
+h3{font-size:16px;margin:26px 0 6px;color:#2b3445}
+h2,h3{scroll-margin-top:40px}
+table{border-collapse:collapse;font-size:13px;margin:6px 0;font-variant-numeric:tabular-nums}
+th,td{padding:4px 12px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left}th{background:#f0f2f5;font-weight:600}
+tbody tr:hover{background:#f7f9fc}
+table.summary td{white-space:normal;text-align:left}table.summary thead{display:none}
+table.summary td:first-child{font-weight:600;color:var(--muted);width:140px}
+.cols{display:flex;flex-wrap:wrap;gap:8px 36px;align-items:flex-start}
+.pair img{max-width:calc(50% - 18px)}
+img{max-width:100%;height:auto;display:block;margin:6px 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:10px;
+margin:6px 0 4px}
+.card{background:#f0f5fb;border-radius:8px;padding:10px 14px;border-left:4px solid var(--accent)}
+.card span{display:block;color:var(--muted);font-size:12px}
+.card b{display:block;font-size:22px}.card i{color:var(--muted);font-size:12px;font-style:normal}
+.note{color:#7a5200;background:#fff8e6;border-radius:6px;padding:4px 10px;font-size:13px}
+footer{color:var(--muted);font-size:12px;margin-top:12px}
+code{font-size:12px}
+"""
