@@ -17,8 +17,10 @@ from .errors import ScenarioError, did_you_mean
 __all__ = [
     "CostsConfig",
     "DataConfig",
+    "HoldoutConfig",
     "ObjectiveConfig",
     "OptimizeConfig",
+    "OverfittingConfig",
     "ParamSpace",
     "PortfolioConfig",
     "Scenario",
@@ -157,6 +159,30 @@ class ConstraintsConfig(_Model):
     min_trades: int | None = Field(None, ge=0)
 
 
+class HoldoutConfig(_Model):
+    """The last part of the data, kept from the optimiser and used once at the end.
+
+    Give ``days`` (the last N trading days of the scenario's period) or ``start`` (the
+    holdout runs from that date to the end), not both.
+    """
+
+    days: int | None = Field(None, ge=5)
+    start: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> HoldoutConfig:
+        if (self.days is None) == (self.start is None):
+            raise ValueError("give the holdout either 'days' or 'start', not both or neither")
+        return self
+
+
+class OverfittingConfig(_Model):
+    """How much of a result is luck: statistics over every completed trial."""
+
+    enabled: bool = True
+    cscv_blocks: int = Field(16, ge=4, le=24, multiple_of=2)
+
+
 class OptimizeConfig(_Model):
     params: dict[str, ParamSpace]
     objectives: Annotated[list[ObjectiveConfig], Field(min_length=1)] = [
@@ -170,6 +196,8 @@ class OptimizeConfig(_Model):
     aggregate: Literal["mean", "median", "worst"] = "mean"
     windows: WindowsConfig = WindowsConfig()
     constraints: ConstraintsConfig = ConstraintsConfig()
+    holdout: HoldoutConfig | None = None
+    overfitting: OverfittingConfig = OverfittingConfig()
 
     @model_validator(mode="after")
     def _check(self) -> OptimizeConfig:
@@ -199,6 +227,11 @@ class Scenario(_Model):
         if payload.get("optimize"):
             payload["optimize"].pop("trials", None)
             payload["optimize"].pop("timeout", None)
+            # Statistics read the trials, they do not change them; no holdout is how studies
+            # were made before holdouts existed, and they keep resuming.
+            payload["optimize"].pop("overfitting", None)
+            if payload["optimize"].get("holdout") is None:
+                payload["optimize"].pop("holdout", None)
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
