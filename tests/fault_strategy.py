@@ -4,6 +4,12 @@ It behaves like equal weight, and on request sleeps, raises, returns NaN weights
 own interpreter or writes into the shared data. With ``PBT_TEST_PID_DIR`` set, every call
 leaves a file named after the process ID holding its resident memory, so a test can find and
 signal the workers and watch their memory.
+
+Two more switches make parallel tests deterministic instead of timed:
+``PBT_TEST_BARRIER=N`` holds every call until N processes have left a pid file, so N workers
+certainly run trials at once; ``PBT_TEST_HANG_FILE=path`` makes the first process to call
+claim ``path`` (holding its pid) and then sleep inside its trial, a worker certainly
+mid-trial for a test to kill.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ class FaultStrategy(BaseStrategy):
             # The file holds the process's private resident memory (kB, RssAnon: mapped
             # data files excluded) at its latest call.
             Path(pid_dir, str(os.getpid())).write_text(str(_rss_kb()), encoding="utf-8")
+            _wait_for_barrier(Path(pid_dir))
+        _hang_if_first()
         mode = params["mode"]
         if params["sleep_s"]:
             time.sleep(params["sleep_s"])
@@ -58,6 +66,31 @@ class FaultStrategy(BaseStrategy):
         return pd.DataFrame(
             weights * (0.5 + params["x"]) / 1.5, index=prices.index, columns=prices.columns
         )
+
+
+def _wait_for_barrier(pid_dir: Path, timeout_s: float = 60.0) -> None:
+    wanted = int(os.environ.get("PBT_TEST_BARRIER", "0"))
+    deadline = time.monotonic() + timeout_s
+    while len(os.listdir(pid_dir)) < wanted:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fewer than {wanted} processes called within {timeout_s} s")
+        time.sleep(0.02)
+
+
+def _hang_if_first(sleep_s: float = 120.0) -> None:
+    target = os.environ.get("PBT_TEST_HANG_FILE")
+    if not target or os.path.exists(target):
+        return
+    # Written aside, then linked into place: the claim is atomic and never seen half written.
+    claim = f"{target}.{os.getpid()}"
+    Path(claim).write_text(str(os.getpid()), encoding="utf-8")
+    try:
+        os.link(claim, target)
+    except FileExistsError:
+        return  # another process was first
+    finally:
+        os.unlink(claim)
+    time.sleep(sleep_s)
 
 
 def _rss_kb() -> int:

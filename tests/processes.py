@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,32 +41,50 @@ def fault_scenario(
 
 
 def start_cli(
-    folder: Path, document: dict[str, Any], *extra: str, study: str = "s"
+    folder: Path,
+    document: dict[str, Any],
+    *extra: str,
+    study: str = "s",
+    storage: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[str]:
-    """``optimize`` in a new session, with its output, study and data directory in ``folder``."""
+    """``optimize`` in a new session, with its output, study and data directory in ``folder``.
+
+    The study lives in the journal file in ``folder`` unless ``storage`` names another URL;
+    ``env`` adds variables (the fault strategy's ``PBT_TEST_*`` switches).
+    """
     scenario = folder / f"scenario-{study}-{uuid.uuid4().hex[:6]}.yaml"
     scenario.write_text(yaml.safe_dump(document), encoding="utf-8")
+    args = ["optimize", "--scenario", str(scenario), "--output", str(folder)]
+    args += ["--study-name", study, "--no-report"]
+    if storage is not None:
+        args += ["--storage", storage]
+    return _start(folder, [*args, *extra], env)
+
+
+def start_worker(
+    folder: Path,
+    storage: str,
+    *extra: str,
+    study: str = "s",
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[str]:
+    """``worker`` joining ``study`` in ``storage``, in a new session, its data in ``folder``."""
+    return _start(folder, ["worker", "--storage", storage, "--study-name", study, *extra], env)
+
+
+def _start(folder: Path, args: list[str], env: Mapping[str, str] | None) -> subprocess.Popen[str]:
     (folder / "pids").mkdir(exist_ok=True)
     (folder / "data").mkdir(exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(TESTS), "PBT_TEST_PID_DIR": str(folder / "pids")}
+    variables = {
+        **os.environ,
+        "PYTHONPATH": str(TESTS),
+        "PBT_TEST_PID_DIR": str(folder / "pids"),
+        **(env or {}),
+    }
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "portfolio_backtester",
-            "optimize",
-            "--scenario",
-            str(scenario),
-            "--output",
-            str(folder),
-            "--study-name",
-            study,
-            "--data-dir",
-            str(folder / "data"),
-            "--no-report",
-            *extra,
-        ],
-        env=env,
+        [sys.executable, "-m", "portfolio_backtester", *args, "--data-dir", str(folder / "data")],
+        env=variables,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -106,7 +125,25 @@ def group_pids(pgid: int) -> set[str]:
     return pids
 
 
-def study_trials(folder: Path, study: str = "s") -> list[optuna.trial.FrozenTrial]:
-    """The trials of the study kept in ``folder``'s journal file."""
-    storage = open_storage(default_storage_url(folder))
-    return optuna.load_study(study_name=study, storage=storage).trials
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``condition`` until it returns something truthy (returned), or fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {timeout} s")
+
+
+def study_trials(
+    folder: Path, study: str = "s", storage: str | None = None
+) -> list[optuna.trial.FrozenTrial]:
+    """The trials of the study kept in ``storage`` (default: ``folder``'s journal file)."""
+    opened = open_storage(storage or default_storage_url(folder))
+    try:
+        return optuna.load_study(study_name=study, storage=opened).trials
+    finally:
+        engine = getattr(opened, "engine", None)  # an RDB storage: close its connections
+        if engine is not None:
+            engine.dispose()
