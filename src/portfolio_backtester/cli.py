@@ -186,7 +186,7 @@ def _optimize(args: argparse.Namespace) -> int:
     from .optimization.storage import HeartbeatSettings, default_storage_url
     from .reporting.html import build_report
     from .reporting.run_folder import write_optimization_run
-    from .reporting.tables import metrics_table
+    from .reporting.summary import optimization_summary
 
     scenario = _load(args, optimize=True)
     if scenario.optimize is None:
@@ -227,23 +227,17 @@ def _optimize(args: argparse.Namespace) -> int:
     )
     for event in result.events:
         print(f"note: {event}")
-    values = ", ".join(
-        f"{n} {v:.4f}" for n, v in zip(result.objectives, result.best_values, strict=True)
-    )
-    print(f"best parameters: {_params(result.best_params)} ({values})")
-    if result.windows:
-        print("\nwalk-forward windows (parameters chosen on train, scored on test):")
-        for w in result.windows:
-            print(
-                f"  test {w.window.test_start:%Y-%m-%d}..{w.window.test_end:%Y-%m-%d}  "
-                f"{_params(w.params)}  in-sample {w.in_sample[0]:.3f}  "
-                f"out-of-sample {w.out_of_sample[0]:.3f}"
-            )
-    print()
     benchmark = (
         str(backtest.benchmark_returns.name) if backtest.benchmark_returns is not None else ""
     )
-    print(metrics_table({"Best params": backtest.metrics, benchmark: backtest.benchmark_metrics}))
+    print()
+    lines = optimization_summary(
+        result,
+        in_sample_metrics=backtest.metrics,
+        in_sample_benchmark=backtest.benchmark_metrics,
+        benchmark_name=benchmark,
+    )
+    print("\n".join(lines))
     print(f"\nwrote {output}/ (best_params.yaml, trials.csv, metrics.json, returns.csv, …)")
     if not args.no_report:
         print(f"report: {build_report(output)}")

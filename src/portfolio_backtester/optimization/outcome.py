@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import json
 import re
-from dataclasses import replace
 from typing import Any
 
 import optuna
@@ -16,10 +15,10 @@ from optuna.trial import FrozenTrial, TrialState
 from ..data import OptimizationData
 from ..errors import OptimizationError
 from ..metrics import metric
-from ..simulation.period import PeriodSimulator
 from .attributes import FAIL_REASON, WORKER, trial_evaluation
-from .objective import Objective, window_positions
-from .plan import StudyPlan
+from .objective import Objective
+from .out_of_sample import holdout_result, walk_forward_out_of_sample
+from .plan import StudyPlan, holdout_bounds
 from .results import OptimizationResult, WindowResult
 
 __all__ = ["study_trials_frame", "summarize", "trial_distributions"]
@@ -35,17 +34,27 @@ def summarize(
     elapsed_s: float,
     events: tuple[str, ...] = (),
 ) -> OptimizationResult:
-    """Read the studies back: best parameters, the Pareto front, walk-forward outcomes."""
-    config = objective.config
+    """Read the studies back: best parameters, the Pareto front, walk-forward outcomes, the
+    out-of-sample and holdout results."""
     names = objective.names
     states: collections.Counter[str] = collections.Counter()
     studies = [optuna.load_study(study_name=p.name, storage=storage) for p in plans]
     for study in studies:
         states.update(t.state.name for t in study.get_trials(deepcopy=False))
     best_per_study = [_best_trials(study) for study in studies]
-    trials = pd.concat([study_trials_frame(s) for s in studies], ignore_index=True)
-    distributions = trial_distributions(studies[-1])
-    if config.mode == "cv":
+    common: dict[str, Any] = {
+        "study_names": tuple(p.name for p in plans),
+        "objectives": names,
+        "directions": objective.directions,
+        "trial_states": dict(states),
+        "n_jobs": n_jobs,
+        "elapsed_s": elapsed_s,
+        "events": events,
+        "trials": pd.concat([study_trials_frame(s) for s in studies], ignore_index=True),
+        "distributions": trial_distributions(studies[-1]),
+    }
+    holdout = holdout_bounds(objective.scenario, data)
+    if objective.config.mode == "cv":
         front = best_per_study[0]
         best = front[0]
         pareto = (
@@ -54,54 +63,37 @@ def summarize(
             else ()
         )
         return OptimizationResult(
-            study_names=tuple(p.name for p in plans),
-            objectives=names,
-            directions=objective.directions,
             best_params=dict(best.params),
             best_values=tuple(best.values),
-            trial_states=dict(states),
-            n_jobs=n_jobs,
-            elapsed_s=elapsed_s,
             pareto_front=pareto,
-            events=events,
-            trials=trials,
-            distributions=distributions,
+            holdout=None
+            if holdout is None
+            else holdout_result(objective, data, best.params, *holdout),
+            **common,
         )
-    window_results = []
-    pieces = []
+    windows = [plan.windows[0] for plan in plans]
+    chosen = [dict(front[0].params) for front in best_per_study]
+    oos = walk_forward_out_of_sample(objective, data, windows, chosen)
     rf = objective.scenario.portfolio.risk_free_rate
-    for plan, front in zip(plans, best_per_study, strict=True):
-        best = front[0]
-        windowed = replace(data, windows=plan.windows)
-        weights = objective.strategy_cls().generate_weights(
-            windowed, objective.resolve(best.params)
-        )
-        simulator = PeriodSimulator(objective.scenario, data, weights)
-        simulation = simulator.simulate(*window_positions(data, plan.windows[0], "test"))
-        out_values = tuple(metric(n, simulation.returns, risk_free_rate=rf) for n in names)
+    window_results = []
+    assert oos.window is not None
+    for k, (plan, front) in enumerate(zip(plans, best_per_study, strict=True)):
+        returns = oos.returns[oos.window.to_numpy() == k]
+        out_values = tuple(metric(n, returns, risk_free_rate=rf) for n in names)
         window_results.append(
-            WindowResult(
-                plan.windows[0], plan.name, dict(best.params), tuple(best.values), out_values
-            )
+            WindowResult(plan.windows[0], plan.name, chosen[k], tuple(front[0].values), out_values)
         )
-        pieces.append(simulation.returns)
-    stitched = pd.concat(pieces)
-    stitched = stitched[~stitched.index.duplicated(keep="first")]
     last = window_results[-1]
     return OptimizationResult(
-        study_names=tuple(p.name for p in plans),
-        objectives=names,
-        directions=objective.directions,
         best_params=last.params,
         best_values=last.in_sample,
-        trial_states=dict(states),
-        n_jobs=n_jobs,
-        elapsed_s=elapsed_s,
         windows=tuple(window_results),
-        events=events,
-        out_of_sample_returns=stitched,
-        trials=trials,
-        distributions=distributions,
+        out_of_sample_returns=oos.returns,
+        out_of_sample=oos,
+        holdout=None
+        if holdout is None
+        else holdout_result(objective, data, last.params, *holdout),
+        **common,
     )
 
 

@@ -13,7 +13,7 @@ from optuna.storages import BaseStorage
 
 from ..config import OptimizeConfig, Scenario
 from ..data import OptimizationData, WalkForwardWindow, trading_slice
-from ..errors import OptimizationError
+from ..errors import OptimizationError, ScenarioError
 from ..strategies import get_strategy
 from ._fingerprint import data_fingerprint
 from .objective import directions
@@ -24,6 +24,7 @@ from .windows import walk_forward_windows
 __all__ = [
     "StudyPlan",
     "build_windows",
+    "holdout_bounds",
     "joined_plans",
     "optimize_config",
     "plan_studies",
@@ -178,11 +179,14 @@ def remaining_trials(storage: BaseStorage, plans: tuple[StudyPlan, ...]) -> int:
 
 
 def build_windows(scenario: Scenario, data: OptimizationData) -> tuple[WalkForwardWindow, ...]:
-    """Walk-forward windows over the scenario's period of the data."""
+    """Walk-forward windows over the scenario's period of the data, before any holdout."""
     config = optimize_config(scenario)
-    calendar = data.daily.index[
-        trading_slice(pd.DatetimeIndex(data.daily.index), scenario.data.start, scenario.data.end)
-    ]
+    period = trading_slice(
+        pd.DatetimeIndex(data.daily.index), scenario.data.start, scenario.data.end
+    )
+    holdout = holdout_bounds(scenario, data)
+    stop = period.stop if holdout is None else holdout[0]
+    calendar = data.daily.index[period.start : stop]
     spec = config.windows
     return walk_forward_windows(
         pd.DatetimeIndex(calendar),
@@ -191,6 +195,33 @@ def build_windows(scenario: Scenario, data: OptimizationData) -> tuple[WalkForwa
         step_days=spec.step_days,
         kind=spec.kind,
     )
+
+
+def holdout_bounds(scenario: Scenario, data: OptimizationData) -> tuple[int, int] | None:
+    """Positions of the first and last day of the holdout, or None without one.
+
+    The holdout is the end of the scenario's period: its last ``days`` trading days, or the
+    days from ``start`` on. No window, and so no trial, ever scores a day of it.
+    """
+    holdout = optimize_config(scenario).holdout
+    if holdout is None:
+        return None
+    index = pd.DatetimeIndex(data.daily.index)
+    period = trading_slice(index, scenario.data.start, scenario.data.end)
+    if holdout.days is not None:
+        first = period.stop - holdout.days
+    else:
+        assert holdout.start is not None  # the config holds one of the two
+        first = int(index.searchsorted(pd.Timestamp(holdout.start)))
+    last = period.stop - 1
+    if first <= period.start or first > last:
+        span = f"{index[period.start]:%Y-%m-%d} to {index[last]:%Y-%m-%d}"
+        raise ScenarioError(
+            f"optimize.holdout leaves no data to optimise on, or none to hold out, in the "
+            f"scenario's period {span} ({last + 1 - period.start} trading days); "
+            "choose fewer holdout days or a later holdout start"
+        )
+    return first, last
 
 
 def optimize_config(scenario: Scenario) -> OptimizeConfig:

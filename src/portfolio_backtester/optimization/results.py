@@ -17,6 +17,7 @@ __all__ = [
     "OptimizationData",
     "OptimizationDataContext",
     "OptimizationResult",
+    "PeriodResult",
     "WalkForwardWindow",
     "WindowResult",
 ]
@@ -37,6 +38,38 @@ class OptimizationDataContext:
     fingerprint: str
     format_version: int = 1
     file_stats: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodResult:
+    """The chosen parameters on data the optimiser never scored them on.
+
+    ``returns`` are one continuous simulation over the period (walk-forward: across every
+    test window, the parameters switching at each boundary while the holdings carry over);
+    ``window`` gives, for a walk-forward, the window whose parameters traded each day.
+    The benchmark and an equal-weight portfolio of the same universe, with the same costs,
+    are simulated on the same days for comparison.
+    """
+
+    label: str
+    returns: pd.Series
+    turnover: pd.Series
+    costs: pd.Series
+    metrics: dict[str, float]
+    benchmark_returns: pd.Series | None
+    benchmark_metrics: dict[str, float] | None
+    equal_weight_returns: pd.Series
+    equal_weight_metrics: dict[str, float]
+    window: pd.Series | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return pd.Timestamp(self.returns.index[0])
+
+    @property
+    def end(self) -> pd.Timestamp:
+        return pd.Timestamp(self.returns.index[-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +99,13 @@ class OptimizationResult:
     windows: tuple[WindowResult, ...] = ()
     events: tuple[str, ...] = ()
     out_of_sample_returns: pd.Series | None = None
+    """The walk-forward's continuous out-of-sample returns (``out_of_sample.returns``)."""
+    out_of_sample: PeriodResult | None = None
+    """Walk-forward only: the honest estimate. In cv mode every score is in-sample."""
+    holdout: PeriodResult | None = None
+    """The chosen parameters on the final holdout, when the scenario keeps one."""
+    overfitting: dict[str, Any] = field(default_factory=dict)
+    """How much of the best result is luck (see ``optimization.overfitting``)."""
     trials: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Every trial of every study (the run folder's ``trials.csv``)."""
     distributions: dict[str, str] = field(default_factory=dict)

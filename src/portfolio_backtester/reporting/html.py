@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from . import figures
+from .honest import honest_section
 from .page import Page, cell, escape, number, table
 from .run_folder import RunFolder, read_run_folder, rebuild_study
 from .tables import format_metric
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 HEADLINE = ("CAGR", "Sharpe", "Max Drawdown", "Annual Volatility", "Calmar", "Turnover")
 TOP_TRIALS = 10
+TOP_PER_WINDOW = 3
 
 
 def build_report(run_dir: Path) -> Path:
@@ -55,6 +57,8 @@ def build_report(run_dir: Path) -> Path:
         f"({len(files.returns)} trading days){' · best ' if optimize else ' · '}parameters "
         f"{escape(params or 'defaults')}</p></header>"
     )
+    if files.trials is not None:
+        honest_section(page, files, [str(o) for o in run.get("objectives", [])])
     _backtest_section(page, files)
     if files.trials is not None:
         _optimization_section(page, files, files.trials)
@@ -77,7 +81,15 @@ def _backtest_section(page: Page, files: RunFolder) -> None:
     strategy = metrics.get("strategy_metrics") or {}
     benchmark = metrics.get("benchmark_metrics") or {}
     page.add("<section>")
-    page.heading(2, "Backtest of the best parameters" if optimize else "Backtest")
+    page.heading(2, "In-sample: backtest of the final parameters" if optimize else "Backtest")
+    if optimize:
+        page.notes(
+            [
+                "In-sample: these parameters were chosen with much of this period's data, so "
+                "these figures overstate what they would have earned; the out-of-sample and "
+                "holdout results above do not."
+            ]
+        )
     page.add("<div class='cards'>")
     for name in (n for n in HEADLINE if n in strategy):
         versus = (
@@ -171,7 +183,8 @@ def _optimization_section(page: Page, files: RunFolder, trials: pd.DataFrame) ->
         _study_figures(page, study, objectives, walk_forward=run.get("mode") == "walk_forward")
     if files.windows is not None and files.oos_returns is not None:
         _walk_forward(page, files.windows, files.oos_returns, files.returns, objectives)
-    page.heading(3, "Top trials")
+    several = done["study"].nunique() > 1
+    page.heading(3, f"Top trials{' of each window (in-sample train scores)' if several else ''}")
     page.add(_top_trials(done, objectives, directions))
     page.add("</section>")
 
@@ -309,9 +322,17 @@ def _walk_forward(
 
 
 def _top_trials(done: pd.DataFrame, objectives: Sequence[str], directions: Sequence[str]) -> str:
-    ranked = done.sort_values("value_0", ascending=directions[0] != "maximize").head(TOP_TRIALS)
-    params = [c for c in done.columns if c.startswith("param_")]
+    """The best trials, ranked within their study: a walk-forward window's train scores are
+    never ranked against another window's, which scored other days."""
+    ordered = done.sort_values("value_0", ascending=directions[0] != "maximize", kind="stable")
     several = done["study"].nunique() > 1
+    if several:
+        ranked = ordered.groupby("study", sort=False).head(TOP_PER_WINDOW)
+        order = {name: i for i, name in enumerate(dict.fromkeys(done["study"]))}
+        ranked = ranked.sort_values("study", key=lambda s: s.map(order), kind="stable")
+    else:
+        ranked = ordered.head(TOP_TRIALS)
+    params = [c for c in done.columns if c.startswith("param_")]
     header = [
         *(["Study"] if several else []),
         "Trial",

@@ -22,7 +22,7 @@ import yaml
 
 from ..config import Scenario
 from ..errors import DataError
-from ..optimization.results import OptimizationResult
+from ..optimization.results import OptimizationResult, PeriodResult
 from .plots import equity_figure
 
 __all__ = [
@@ -43,6 +43,7 @@ BEST_PARAMS = "best_params.yaml"
 TRIALS = "trials.csv"
 WINDOWS = "windows.csv"
 OOS_RETURNS = "oos_returns.csv"
+HOLDOUT_RETURNS = "holdout_returns.csv"
 BACKTEST_FILES = (METRICS, RETURNS, WEIGHTS, EQUITY, RUN)
 
 
@@ -140,12 +141,62 @@ def write_optimization_run(
         "distributions": dict(result.distributions),
     }
     _write_json(directory / RUN, run)
-    if result.out_of_sample_returns is not None:
-        paths.append(directory / OOS_RETURNS)
-        result.out_of_sample_returns.rename("portfolio").rename_axis("date").to_csv(
-            paths[-1], date_format="%Y-%m-%d"
-        )
+    summary = _read_json(directory, METRICS) if (directory / METRICS).is_file() else {}
+    summary["strategy_metrics_are"] = (
+        "in-sample: the final parameters over the whole period, including the days they "
+        "were chosen on"
+    )
+    for key, period, name in (
+        ("out_of_sample", result.out_of_sample, OOS_RETURNS),
+        ("holdout", result.holdout, HOLDOUT_RETURNS),
+    ):
+        if period is None:
+            continue
+        summary[key] = _period_summary(period)
+        paths.append(directory / name)
+        _period_frame(period).to_csv(paths[-1], date_format="%Y-%m-%d")
+    if result.overfitting:
+        summary["overfitting"] = _jsonable(result.overfitting)
+    _write_json(directory / METRICS, summary)
     return paths
+
+
+def _period_summary(period: PeriodResult) -> dict[str, Any]:
+    return {
+        "start": f"{period.start:%Y-%m-%d}",
+        "end": f"{period.end:%Y-%m-%d}",
+        "days": len(period.returns),
+        "params": _plain(period.params) if period.params else None,
+        "strategy_metrics": _finite(period.metrics),
+        "benchmark_metrics": _finite(period.benchmark_metrics or {}),
+        "equal_weight_metrics": _finite(period.equal_weight_metrics),
+    }
+
+
+def _period_frame(period: PeriodResult) -> pd.DataFrame:
+    """Daily returns of the period beside the benchmark and equal weight, and who traded."""
+    columns: dict[str, pd.Series] = {"portfolio": period.returns}
+    if period.benchmark_returns is not None:
+        columns["benchmark"] = period.benchmark_returns
+    columns["equal_weight"] = period.equal_weight_returns
+    columns["turnover"] = period.turnover
+    columns["costs"] = period.costs
+    if period.window is not None:
+        columns["window"] = period.window
+    return pd.DataFrame(columns).rename_axis("date")
+
+
+def _jsonable(value: Any) -> Any:
+    """Numbers, lists and mappings as JSON values; NaN and infinities as null."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +212,9 @@ class RunFolder:
     best: dict[str, Any] | None = None
     windows: pd.DataFrame | None = None
     oos_returns: pd.Series | None = None
+    out_of_sample: pd.DataFrame | None = None
+    """Daily out-of-sample returns with benchmark, equal weight and window columns."""
+    holdout: pd.DataFrame | None = None
 
 
 def read_run_folder(run_dir: Path) -> RunFolder:
@@ -190,16 +244,22 @@ def read_run_folder(run_dir: Path) -> RunFolder:
     )
     if not optimize:
         return folder
+    out_of_sample = _read_frame(run_dir, OOS_RETURNS, ("portfolio",)) if walk_forward else None
+    holdout = (
+        _read_frame(run_dir, HOLDOUT_RETURNS, ("portfolio",))
+        if (run_dir / HOLDOUT_RETURNS).is_file()
+        else None
+    )
     return replace(
         folder,
+        out_of_sample=out_of_sample,
+        holdout=holdout,
         trials=_read_frame(run_dir, TRIALS, ("study", "number", "state"), index=False),
         best=_read_yaml(run_dir, BEST_PARAMS),
         windows=_read_frame(run_dir, WINDOWS, ("test_start",), index=False)
         if walk_forward
         else None,
-        oos_returns=_read_frame(run_dir, OOS_RETURNS, ("portfolio",))["portfolio"]
-        if walk_forward
-        else None,
+        oos_returns=None if out_of_sample is None else out_of_sample["portfolio"],
     )
 
 
