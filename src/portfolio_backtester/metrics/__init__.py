@@ -20,8 +20,10 @@ others (drawdown duration and average, hit rate, months, skew, kurtosis, turnove
 defined in their docstrings.
 
 One concept per module: statistics of returns alone (``_returns``), statistics relative
-to a benchmark (``_relative``) and the table of metrics by display name (``_registry``).
-Trade statistics and overfitting statistics will be further modules of this package.
+to a benchmark (``_relative``), the table of metrics by display name (``_registry``), and
+how much of an optimisation's best result is luck (``overfitting``: Sharpe-ratio inference
+in ``_sharpe_inference``, CSCV in ``_cscv``, SPA through ``arch``). Trade statistics will be
+a further module.
 """
 
 from __future__ import annotations
@@ -51,11 +53,27 @@ from ._returns import (
     worst_day,
     worst_month,
 )
+from .overfitting import (
+    BacktestOverfittingResult,
+    DeflatedSharpeResult,
+    SPAResult,
+    deflated_sharpe_ratio,
+    effective_number_of_trials,
+    expected_max_sharpe,
+    minimum_backtest_length,
+    minimum_track_record_length,
+    probabilistic_sharpe_ratio,
+    probability_of_backtest_overfitting,
+    spa_test,
+)
 
 __all__ = [
     "HIGHER_IS_BETTER",
     "METRIC_NAMES",
     "TRADING_DAYS_PER_YEAR",
+    "BacktestOverfittingResult",
+    "DeflatedSharpeResult",
+    "SPAResult",
     "alpha",
     "annual_turnover",
     "annual_volatility",
@@ -67,16 +85,24 @@ __all__ = [
     "calmar_ratio",
     "compute_metrics",
     "conditional_value_at_risk",
+    "deflated_sharpe_ratio",
     "drawdown_series",
+    "effective_number_of_trials",
+    "expected_max_sharpe",
     "hit_rate",
     "information_ratio",
     "kurtosis",
     "max_drawdown",
     "max_drawdown_duration",
     "metric",
+    "minimum_backtest_length",
+    "minimum_track_record_length",
+    "probabilistic_sharpe_ratio",
+    "probability_of_backtest_overfitting",
     "sharpe_ratio",
     "skew",
     "sortino_ratio",
+    "spa_test",
     "total_return",
     "tracking_error",
     "value_at_risk",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from ..config import OptimizeConfig, Scenario
 from ..data import OptimizationData, WalkForwardWindow
@@ -110,6 +111,25 @@ class Objective:
         if config.constraints.min_trades is not None:
             violations.append(float(config.constraints.min_trades - n_trades))
         return Evaluation(values, tuple(per_window), tuple(violations), n_trades)
+
+    def daily_returns(
+        self,
+        data: OptimizationData,
+        params: Mapping[str, Any],
+        windows: Sequence[WalkForwardWindow],
+        period: Period = "test",
+    ) -> pd.Series:
+        """The daily returns a trial is scored on: every day of each window's period, one
+        window after another, 0 on days before its first position (what the overfitting
+        statistics compare across trials, so every trial has the same days)."""
+        weights = self.strategy_cls().generate_weights(data, self.resolve(params))
+        simulator = PeriodSimulator(self.scenario, data, weights)
+        pieces = []
+        for window in windows:
+            first, last = window_positions(data, window, period)
+            returns = simulator.scoring_outputs(first, last)[0]
+            pieces.append(returns.reindex(data.daily.index[first : last + 1], fill_value=0.0))
+        return pd.concat(pieces) if len(pieces) > 1 else pieces[0]
 
 
 def evaluate_params(

@@ -18,6 +18,7 @@ from ..metrics import metric
 from .attributes import FAIL_REASON, WORKER, trial_evaluation
 from .objective import Objective
 from .out_of_sample import holdout_result, walk_forward_out_of_sample
+from .overfitting import overfitting_report
 from .plan import StudyPlan, holdout_bounds
 from .results import OptimizationResult, WindowResult
 
@@ -52,6 +53,9 @@ def summarize(
         "events": events,
         "trials": pd.concat([study_trials_frame(s) for s in studies], ignore_index=True),
         "distributions": trial_distributions(studies[-1]),
+        "overfitting": overfitting_report(
+            objective, data, plans, studies, [front[0].number for front in best_per_study]
+        ),
     }
     holdout = holdout_bounds(objective.scenario, data)
     if objective.config.mode == "cv":

@@ -102,7 +102,17 @@ def _overfitting(page: Page, overfitting: Mapping[str, Any]) -> None:
             cls="summary wide",
         )
     )
-    histograms = overfitting.get("logit_histograms") or []
+    histograms = list(overfitting.get("logit_histograms") or [])
+    if len(histograms) > 1 and all(h["edges"] == histograms[0]["edges"] for h in histograms):
+        pbos = sorted(float(h["pbo"]) for h in histograms)
+        histograms = [
+            {
+                "label": f"{len(histograms)} windows pooled, median",
+                "edges": histograms[0]["edges"],
+                "counts": [sum(c) for c in zip(*(h["counts"] for h in histograms), strict=True)],
+                "pbo": pbos[len(pbos) // 2],
+            }
+        ]
     if histograms:
         page.heading(3, "CSCV: out-of-sample rank of the in-sample best")
         page.figure("cscv_logits", robustness_figures.logit_figure(histograms), "CSCV logits")

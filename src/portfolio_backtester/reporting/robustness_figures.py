@@ -42,6 +42,14 @@ def logit_figure(histograms: Sequence[Mapping[str, Any]]) -> Figure:
         else:
             ax.stairs(counts / total, edges, alpha=0.7, lw=1.0, label=label if i < 12 else None)
     ax.axvline(0.0, color="tab:red", lw=1.2)
+    used = [
+        float(e)
+        for h in histograms
+        for e, c in zip(h["edges"], [*h["counts"], 0], strict=True)
+        if c
+    ]
+    if used:
+        ax.set_xlim(min(used) - 0.5, max(used) + 0.75)
     ax.set_xlabel("logit of the out-of-sample rank of the in-sample best (≤ 0: below median)")
     ax.set_ylabel("share of splits")
     ax.legend(fontsize=8, ncols=2 if len(histograms) > 4 else 1)
