@@ -81,9 +81,10 @@ def test_a_planted_persistent_edge_looks_like_skill(tmp_path: Path) -> None:
     """Momentum finds the drifting assets, and the fewer it holds the more of the edge it
     keeps: whichever half of the days it is tuned on, the best breadth is the best on the
     other half too."""
+    path = _planted_edge_file(tmp_path)
     result = _optimize(
         {
-            "data": {"source": "csv", "path": str(_planted_edge_file(tmp_path)), "benchmark": None},
+            "data": {"source": "csv", "path": str(path), "benchmark": None},
             "strategy": {"name": "simple_momentum"},
             "optimize": {
                 "params": {"top_n": {"type": "int", "low": 1, "high": 8}},
