@@ -215,10 +215,12 @@ def _single(s: dict[str, Any]) -> list[dict[str, str]]:
             "statistic": "Deflated Sharpe ratio",
             "value": f"{s['dsr']:.0%}",
             "meaning": (
-                f"after allowing for the {n} trials tried (about {n_eff:.0f} independent), the "
-                f"chance that the selected Sharpe ratio of {sr:.2f} is skill rather than the luck "
-                f"of the best draw; {'above' if s['dsr'] >= SIGNIFICANT else 'below'} the 95% "
-                "usually asked for."
+                f"the chance that the selected trial's Sharpe ratio of {sr:.2f} over the scored "
+                f"days is more than the best of the {n} trials tried (about {n_eff:.0f} "
+                "independent) would show with no skill at all (a true Sharpe ratio of 0); "
+                f"{'above' if s['dsr'] >= SIGNIFICANT else 'below'} the 95% usually asked for. "
+                "A long-only strategy earns the market's own Sharpe ratio without skill: "
+                "whether it beats the benchmark is the SPA test's question."
             ),
         },
         {
