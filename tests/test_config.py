@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from portfolio_backtester.config import load_scenario
+from portfolio_backtester._yaml import MAX_SCENARIO_BYTES
+from portfolio_backtester.config import MAX_MESSAGE, DataConfig, load_scenario
 from portfolio_backtester.errors import ScenarioError
 
 
@@ -35,7 +36,7 @@ def test_default_scenario_is_valid() -> None:
         ),
         (
             {"optimize": {"params": {"a": {"type": "float", "low": float("nan"), "high": 1}}}},
-            "NaN",
+            r"optimize.params.a.low: Input should be a finite number \(got nan\)",
         ),
         (
             {"optimize": {"params": {"a": {"type": "int", "low": 0.5, "high": 3}}}},
@@ -84,3 +85,99 @@ def test_fingerprint_ignores_the_trial_count_but_not_the_space() -> None:
     other = {"optimize": {"params": {"top_n": {"type": "int", "low": 1, "high": 6}}}}
     assert load_scenario(base).fingerprint() == load_scenario(more).fingerprint()
     assert load_scenario(base).fingerprint() != load_scenario(other).fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"universe": []}, "data.universe: List should have at least 1 item"),
+        ({"universe": ["AAPL", "KO", "AAPL"]}, "universe lists 'AAPL' twice"),
+        ({"source": "csv", "path": "p.csv", "sep": ";;"}, "data.sep: String should have at most"),
+        ({"source": "csv", "path": "p.csv", "sep": "."}, "add decimal: ','"),
+        ({"source": "csv", "path": "p.csv", "decimal": ";"}, "data.decimal"),
+        ({"source": "csv", "path": "p.csv", "date_format": "unix"}, "did you mean 'unix_s'"),
+        ({"source": "csv", "path": "p.csv", "date_format": "%d/%m"}, "a pattern with the year"),
+    ],
+)
+def test_bad_data_options_name_their_key(data: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ScenarioError, match=expected):
+        load_scenario({"data": data})
+
+
+@pytest.mark.parametrize("key", ["low", "high", "step"])
+@pytest.mark.parametrize("value", [float("inf"), -float("inf"), float("nan")])
+def test_search_bounds_must_be_finite(key: str, value: float) -> None:
+    space = {"type": "float", "low": 0.1, "high": 0.2, "step": 0.05, key: value}
+    with pytest.raises(ScenarioError, match=f"optimize.params.x.{key}: .* finite number"):
+        load_scenario({"optimize": {"params": {"x": space}}})
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ("costs", "cost_bps"),
+        ("costs", "commission"),
+        ("portfolio", "initial_capital"),
+        ("portfolio", "cash_rate"),
+        ("portfolio", "risk_free_rate"),
+        ("portfolio", "max_gross_leverage"),
+    ],
+)
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_no_setting_takes_nan_or_infinity(section: str, key: str, value: float) -> None:
+    """A `.nan` rate or an infinite capital is a typo that would otherwise print numbers."""
+    with pytest.raises(ScenarioError, match=f"{section}.{key}: .*finite number"):
+        load_scenario({section: {key: value}})
+
+
+def test_unset_file_options_leave_the_fingerprint_as_it_was() -> None:
+    """Studies made before sep, decimal, date_format and ticker existed keep resuming."""
+    assert set(DataConfig().model_dump()).isdisjoint(DataConfig.FILE_OPTIONS)
+    csv = {"source": "csv", "path": "p.csv"}
+    plain = load_scenario({"data": csv}).fingerprint()
+    assert load_scenario({"data": {**csv, "sep": ";"}}).fingerprint() != plain
+
+
+def test_an_impossible_date_names_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("data: {start: 2015-02-30}\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"data.start: .*valid date.*\(got '2015-02-30'\)"):
+        load_scenario(path)
+
+
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("name: a\ncosts: {cost_bps: 5}\ncosts: {cost_bps: 50}\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="line 3, column 1: key 'costs' appears twice"):
+        load_scenario(path)
+
+
+def test_aliases_that_reuse_a_value_are_fine(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "strategy: {name: dummy_signal_strategy}\n"
+        "optimize:\n"
+        "  params:\n"
+        "    open_long_prob: &p {type: float, low: 0.01, high: 0.1}\n"
+        "    close_long_prob: *p\n"
+        "costs: {<<: {cost_bps: 5}, commission: 1}\n",
+        encoding="utf-8",
+    )
+    scenario = load_scenario(path)
+    assert scenario.optimize is not None
+    assert scenario.optimize.params["close_long_prob"].high == 0.1
+    assert scenario.costs.cost_bps == 5
+
+
+def test_a_scenario_over_a_megabyte_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("name: x\n" + "#" * (MAX_SCENARIO_BYTES + 1), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="is larger than 1,000,000 bytes"):
+        load_scenario(path)
+
+
+def test_error_messages_are_cut_to_a_readable_length() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario({"name": list(range(100_000)), "costs": {"cost_bps": "x" * 10_000}})
+    assert len(str(caught.value)) <= MAX_MESSAGE
+    assert "name: Input should be a valid string" in str(caught.value)

@@ -7,11 +7,19 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
+from ._yaml import read_yaml_document
 from .errors import ScenarioError, did_you_mean
 
 __all__ = [
@@ -32,7 +40,9 @@ __all__ = [
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere in a scenario: `.nan` as a rate or a capital is a typo
+    # that would otherwise run and print numbers.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SyntheticConfig(_Model):
@@ -47,17 +57,24 @@ class SyntheticConfig(_Model):
 
 
 class DataConfig(_Model):
-    """Where prices come from and which part of them the scenario uses."""
+    """Where prices come from, how to read its files, and which part of them the scenario uses."""
+
+    NUMERIC_DATE_FORMATS: ClassVar = ("excel", "unix_s", "unix_ms", "unix_us", "unix_ns")
+    FILE_OPTIONS: ClassVar = ("sep", "decimal", "date_format", "ticker")
 
     source: str = "builtin:sp500"
     path: Path | None = None
     layout: Literal["auto", "wide", "long"] = "auto"
-    universe: list[str] | None = None
+    universe: list[str] | None = Field(None, min_length=1)  # [] would backtest cash only
     benchmark: str | None = "default"
     benchmark_path: Path | None = None
     start: dt.date | None = None
     end: dt.date | None = None
     synthetic: SyntheticConfig = SyntheticConfig()
+    sep: str | None = Field(None, min_length=1, max_length=1)  # of CSV files; "\t": tabs
+    decimal: Literal[".", ","] | None = None  # of CSV files
+    date_format: str | None = None  # one of NUMERIC_DATE_FORMATS or a pattern ('%d/%m/%Y')
+    ticker: str | None = None  # of a one-ticker (OHLCV) file; default: the file's name
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
@@ -71,7 +88,28 @@ class DataConfig(_Model):
             raise ValueError(f"data source {self.source!r} needs 'path'")
         if self.start and self.end and self.start >= self.end:
             raise ValueError(f"start {self.start} must be before end {self.end}")
+        if self.universe and len(set(self.universe)) < len(self.universe):
+            twice = next(t for t in self.universe if self.universe.count(t) > 1)
+            raise ValueError(f"universe lists {twice!r} twice")
+        if self.sep == "." and self.decimal != ",":
+            raise ValueError("sep '.' is also the decimal mark; add decimal: ','")
+        fmt = self.date_format
+        if fmt and fmt not in self.NUMERIC_DATE_FORMATS and "%Y" not in fmt and "%y" not in fmt:
+            raise ValueError(
+                f"unknown date_format {fmt!r}; expected one of "
+                f"{', '.join(self.NUMERIC_DATE_FORMATS)} or a pattern with the year, such as "
+                "'%d/%m/%Y'" + did_you_mean(fmt, self.NUMERIC_DATE_FORMATS)
+            )
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Unset file options left out: fingerprints of older studies stay as they were.
+        dumped = handler(self)
+        for key in self.FILE_OPTIONS:
+            if isinstance(dumped, dict) and dumped.get(key) is None:
+                dumped.pop(key, None)
+        return dumped
 
 
 class StrategyConfig(_Model):
@@ -115,9 +153,6 @@ class ParamSpace(_Model):
             raise ValueError(f"an {self.type} parameter takes low/high, not 'choices'")
         if self.low is None or self.high is None:
             raise ValueError(f"an {self.type} parameter needs both 'low' and 'high'")
-        for key, value in (("low", self.low), ("high", self.high), ("step", self.step)):
-            if value is not None and value != value:  # NaN: Optuna would accept it silently
-                raise ValueError(f"'{key}' must be a number, got NaN")
         if self.low >= self.high:
             raise ValueError(f"low ({self.low}) must be below high ({self.high})")
         if self.type == "int":
@@ -236,6 +271,9 @@ class Scenario(_Model):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+MAX_MESSAGE = 500  # characters of an error message
+
+
 def load_scenario(source: str | Path | Mapping[str, Any] | None = None) -> Scenario:
     """Read and validate a scenario from a YAML file, a mapping, or None for the default."""
     if source is None:
@@ -243,21 +281,7 @@ def load_scenario(source: str | Path | Mapping[str, Any] | None = None) -> Scena
     if isinstance(source, Mapping):
         return _validate(dict(source), "the scenario", None)
     path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"scenario file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read scenario file {path}: {exc}") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f" at line {mark.line + 1}, column {mark.column + 1}"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"{path}: invalid YAML{where}: {problem}") from None
+    document = read_yaml_document(path)
     if document is None:
         document = {}
     if not isinstance(document, dict):
@@ -291,11 +315,13 @@ def _format_validation_error(exc: ValidationError, where: str) -> str:
         else:
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] not in ("value_error", "assertion_error") and "input" in error:
-                message += f" (got {error['input']!r})"
+                shown = repr(error["input"])
+                message += f" (got {shown[:80] + '…' if len(shown) > 80 else shown})"
         messages.append(f"{location}: {message}")
     first = messages[0]
     more = f" (and {len(messages) - 1} more problem(s))" if len(messages) > 1 else ""
-    return f"{where}: {first}{more}"
+    text = f"{where}: {first}{more}"
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +13,16 @@ from ..config import DataConfig
 from ..constants import TRADING_DAYS_PER_YEAR
 from ..errors import DataError, did_you_mean
 from .builtin import load_sp500
+from .files import FileOptions, read_table
+from .layout import price_frames
 from .synthetic import synthetic_prices
 
-__all__ = ["MarketData", "load_market_data", "read_price_file"]
+__all__ = ["MarketData", "load_market_data", "read_price_file", "validate_prices"]
 
-MAX_CALENDAR_GAP_DAYS = 31
-_EARLIEST = pd.Timestamp("1800-01-01", tz="UTC")
-_LATEST = pd.Timestamp("2200-01-01", tz="UTC")
 MAX_FILLED_GAP_ROWS = 10
+"""Missing rows carried forward: in one column, and business days missing from every column."""
+MAX_USUAL_SPACING_DAYS = 4
+"""Daily data: consecutive dates are usually 1 (or over a weekend 3) calendar days apart."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,9 @@ def load_market_data(config: DataConfig) -> MarketData:
         origin = "synthetic"
     else:
         assert config.path is not None
-        prices, opens = read_price_file(config.path, config.source, config.layout)
+        prices, opens = read_price_file(
+            config.path, config.source, config.layout, _file_options(config, ticker=True)
+        )
         origin = str(config.path)
     prices = validate_prices(prices, origin)
     if opens is not None:
@@ -77,9 +80,19 @@ def load_market_data(config: DataConfig) -> MarketData:
             opens = opens[config.universe]
     if config.benchmark_path is not None:
         bench_frame, _ = read_price_file(
-            config.benchmark_path, _format_of(config.benchmark_path), "auto"
+            config.benchmark_path,
+            _format_of(config.benchmark_path),
+            "auto",
+            _file_options(config, ticker=False),
         )
         bench_frame = validate_prices(bench_frame, str(config.benchmark_path))
+        if bench_frame.shape[1] != 1:
+            raise DataError(
+                f"{config.benchmark_path}: a benchmark file holds one series, this one has "
+                f"{bench_frame.shape[1]} ({', '.join(map(str, bench_frame.columns[:5]))}"
+                f"{' …' if bench_frame.shape[1] > 5 else ''}); keep one column, or name a "
+                "ticker of the price file with benchmark"
+            )
         benchmark = bench_frame.iloc[:, 0].rename(str(bench_frame.columns[0]))
     elif config.benchmark not in (None, "default"):
         assert config.benchmark is not None
@@ -90,9 +103,28 @@ def load_market_data(config: DataConfig) -> MarketData:
             )
         benchmark = every_ticker[config.benchmark]
     if benchmark is not None:
-        benchmark = benchmark.reindex(prices.index).ffill()
+        aligned = benchmark.reindex(prices.index)
+        if aligned.isna().all():
+            raise DataError(
+                f"{config.benchmark_path or origin}: the benchmark has no price on any date "
+                f"of the prices ({benchmark.index[0]:%Y-%m-%d} to "
+                f"{benchmark.index[-1]:%Y-%m-%d} against {prices.index[0]:%Y-%m-%d} to "
+                f"{prices.index[-1]:%Y-%m-%d})"
+            )
+        benchmark = aligned.ffill()
     _check_span(prices, config, origin)
     return MarketData(prices=prices, benchmark=benchmark, open=opens)
+
+
+def _file_options(config: DataConfig, *, ticker: bool) -> FileOptions:
+    """The data section's reading options; ``ticker`` names the price file's one ticker."""
+    return FileOptions(
+        layout=config.layout,
+        sep=config.sep,
+        decimal=config.decimal,
+        date_format=config.date_format,
+        ticker=config.ticker if ticker else None,
+    )
 
 
 def _format_of(path: Path) -> str:
@@ -100,106 +132,13 @@ def _format_of(path: Path) -> str:
 
 
 def read_price_file(
-    path: Path, kind: str, layout: str = "auto"
+    path: Path, kind: str, layout: str = "auto", options: FileOptions | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Read a wide or long price file into (closes, opens or None), dates as the index."""
-    if not path.exists():
-        raise DataError(f"data file not found: {path}")
-    try:
-        if kind == "parquet":
-            raw = pd.read_parquet(path)
-        else:
-            raw = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: cannot read as {kind}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001  # pyarrow raises its own types on corrupt files
-        raise DataError(f"{path}: cannot read as {kind}: {exc}") from None
-    if raw.shape[1] < 2:
-        raise DataError(f"{path}: expected a date column and at least one price column")
-    lower = {str(c).lower(): c for c in raw.columns}
-    if layout == "long" or (layout == "auto" and "ticker" in lower):
-        return _from_long(raw, path, lower)
-    date_column = next(
-        (lower[n] for n in ("date", "datetime", "timestamp") if n in lower), raw.columns[0]
-    )
-    frame = raw.set_index(date_column)
-    frame.index = _parse_dates(frame.index, path, str(date_column))
-    frame.columns = pd.Index([str(c) for c in frame.columns], name="ticker")
-    return _numeric(frame, path), None
-
-
-def _from_long(
-    raw: pd.DataFrame, path: Path, lower: Mapping[str, object]
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    if "date" not in lower or "ticker" not in lower:
-        raise DataError(f"{path}: a long-form file needs 'date' and 'ticker' columns")
-    raw = raw.rename(columns={v: k for k, v in lower.items()})
-    raw["date"] = _parse_dates(pd.Index(raw["date"]), path, "date")
-    if "field" in raw.columns and "value" in raw.columns:
-        fields = raw.assign(field=raw["field"].astype(str).str.lower())
-        wide_fields = {
-            name: group.pivot_table(
-                index="date", columns="ticker", values="value", aggfunc="first"
-            )
-            for name, group in fields.groupby("field")
-        }
-        duplicated = fields.duplicated(["date", "ticker", "field"])
-    elif "close" in raw.columns:
-        duplicated = raw.duplicated(["date", "ticker"])
-        wide_fields = {
-            name: raw.pivot_table(index="date", columns="ticker", values=name, aggfunc="first")
-            for name in ("close", "open")
-            if name in raw.columns
-        }
-    else:
-        raise DataError(
-            f"{path}: a long-form file needs 'field' and 'value' columns or a 'close' column"
-        )
-    if duplicated.any():
-        row = int(np.flatnonzero(duplicated.to_numpy())[0]) + 2
-        raise DataError(f"{path}: duplicate date and ticker at row {row}")
-    if "close" not in wide_fields:
-        raise DataError(f"{path}: no 'close' field in the long-form data")
-    closes = _numeric(wide_fields["close"], path)
-    closes.columns = pd.Index([str(c) for c in closes.columns], name="ticker")
-    opens = wide_fields.get("open")
-    if opens is not None:
-        opens = _numeric(opens, path)
-        opens.columns = pd.Index([str(c) for c in opens.columns], name="ticker")
-    return closes, opens
-
-
-def _parse_dates(values: pd.Index, path: Path, column: str) -> pd.DatetimeIndex:
-    text = pd.Series(values, dtype=object)
-    try:
-        # utc=True: a file may mix offsets; daily data is then compared on one clock.
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
-    except (ValueError, OverflowError) as exc:
-        raise DataError(f"{path}: cannot parse the dates in column {column!r}: {exc}") from None
-    bad = (parsed.isna() | (parsed < _EARLIEST) | (parsed > _LATEST)).to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"{path}: cannot parse date {values[row]!r} in column {column!r} at row {row + 2} "
-            "(expected a date such as 2021-01-04, between 1800 and 2200)"
-        )
-    return pd.DatetimeIndex(parsed, name="date").tz_convert(None)
-
-
-def _numeric(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    converted = {}
-    for column in frame.columns:
-        series = frame[column]
-        numbers = pd.to_numeric(series, errors="coerce")
-        bad = numbers.isna() & series.notna()
-        if bad.any():
-            position = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(
-                f"{path}: non-numeric value {series.iloc[position]!r} in column {column!r} "
-                f"at date {frame.index[position]:%Y-%m-%d}"
-            )
-        converted[column] = numbers.astype("float64")
-    return pd.DataFrame(converted, index=frame.index)
+    """Read a wide, long or one-ticker price file into (closes, opens or None), dated by
+    calendar day; ``options`` (the data section's ``sep``, ``decimal``, ``date_format``
+    and ``ticker``) say how, where the file cannot tell."""
+    options = replace(options or FileOptions(), layout=layout)
+    return price_frames(read_table(path, kind, options), options)
 
 
 def validate_prices(prices: pd.DataFrame, origin: str) -> pd.DataFrame:
@@ -218,14 +157,7 @@ def validate_prices(prices: pd.DataFrame, origin: str) -> pd.DataFrame:
             f"{origin}: dates are not sorted: {index[position]:%Y-%m-%d} comes after "
             f"{index[position - 1]:%Y-%m-%d}"
         )
-    gaps = np.diff(index.to_numpy()) / np.timedelta64(1, "D")
-    if len(gaps) and gaps.max() > MAX_CALENDAR_GAP_DAYS:
-        position = int(np.argmax(gaps))
-        raise DataError(
-            f"{origin}: a gap of {gaps[position]:.0f} days in the dates between "
-            f"{index[position]:%Y-%m-%d} and {index[position + 1]:%Y-%m-%d}; "
-            "daily data is expected"
-        )
+    _check_calendar(index, origin)
     values = prices.to_numpy(dtype="float64", na_value=np.nan)
     for j, column in enumerate(prices.columns):
         col = values[:, j]
@@ -262,6 +194,31 @@ def validate_prices(prices: pd.DataFrame, origin: str) -> pd.DataFrame:
     )
     # Short holes inside a ticker's history carry the last price; before listing stays NaN.
     return clean.ffill().where(clean.bfill().notna())
+
+
+def _check_calendar(index: pd.DatetimeIndex, origin: str) -> None:
+    """Daily dates without a hole in the calendar itself.
+
+    A hole in every column at once (a month missing from the file) would book the whole
+    move of the hole on its last day, like a hole in one column: more than
+    MAX_FILLED_GAP_ROWS business days without a row are refused.
+    """
+    days = index.to_numpy().astype("datetime64[D]")
+    spacing = np.diff(days).astype("int64")
+    if len(spacing) >= 3 and np.median(spacing) > MAX_USUAL_SPACING_DAYS:
+        raise DataError(
+            f"{origin}: the dates are usually {np.median(spacing):.0f} days apart (from "
+            f"{index[0]:%Y-%m-%d} to {index[-1]:%Y-%m-%d}); daily prices are expected"
+        )
+    missing = np.busday_count(days[:-1] + 1, days[1:])
+    if len(missing) and missing.max() > MAX_FILLED_GAP_ROWS:
+        position = int(np.argmax(missing))
+        raise DataError(
+            f"{origin}: a gap of {spacing[position]} days in the dates between "
+            f"{index[position]:%Y-%m-%d} and {index[position + 1]:%Y-%m-%d} "
+            f"({missing[position]} business days without a row in any column); daily data "
+            f"is expected, and at most {MAX_FILLED_GAP_ROWS} missing days are carried forward"
+        )
 
 
 def _longest_run(mask: npt.NDArray[np.bool_]) -> int:

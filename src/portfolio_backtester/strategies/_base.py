@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -57,8 +58,10 @@ class Parameter:
             return value
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ScenarioError(f"{where}: expected a number, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ScenarioError(f"{where}: expected a finite number, got {value}")
         if self.kind == "int":
-            if float(value) != int(value):
+            if isinstance(value, float) and not value.is_integer():
                 raise ScenarioError(f"{where}: expected a whole number, got {value!r}")
             value = int(value)
         else:
