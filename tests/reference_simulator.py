@@ -96,7 +96,15 @@ def reference_simulate(
         cash -= cost
         return traded_value / value, cost / value, traded_assets
 
+    ruined = False
     for day in range(first, len(dates)):
+        if ruined:  # everything was lost: nothing is held or traded any more
+            out_returns.append(0.0)
+            out_weights.append([0.0] * n_assets)
+            out_turnover.append(0.0)
+            out_costs.append(0.0)
+            out_trades.append(0)
+            continue
         if day > first:
             cash *= 1.0 + cash_rate / 252
         turnover = cost = 0.0
@@ -118,6 +126,14 @@ def reference_simulate(
             else:
                 pending = targets[day]
         value = value_now()
+        if value <= 0.0:
+            ruined = True
+            out_returns.append(-1.0)
+            out_weights.append([0.0] * n_assets)
+            out_turnover.append(turnover)
+            out_costs.append(cost)
+            out_trades.append(n_traded)
+            continue
         out_returns.append(value / previous_value - 1.0)
         out_weights.append(
             [

@@ -12,17 +12,25 @@ import pandas as pd
 
 from .config import Scenario, load_scenario
 from .data import OptimizationData, build_optimization_data, load_market_data
-from .errors import DataError
+from .errors import DataError, ScenarioError, StrategyError
 from .metrics import compute_metrics
 from .simulation.period import PeriodSimulator, benchmark_period_returns
-from .strategies import BaseStrategy, get_strategy
+from .strategies import BaseStrategy, StrategyParams, get_strategy, is_builtin
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from matplotlib.figure import Figure
 
-__all__ = ["BacktestResult", "backtest_bounds", "run_backtest"]
+__all__ = [
+    "SURVIVORS_NOTE",
+    "BacktestResult",
+    "backtest_bounds",
+    "refuse_unwanted_shorts",
+    "result_warnings",
+    "run_backtest",
+    "target_weights",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +51,10 @@ class BacktestResult:
     benchmark_metrics: dict[str, float] | None
     elapsed_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    ruined_on: pd.Timestamp | None = None
+    """The day the portfolio lost everything (its value reached zero), if it did."""
+    warnings: tuple[str, ...] = ()
+    """What the user should know about this result: ruin, clipped short weights, the data."""
 
     @property
     def equity(self) -> pd.Series:
@@ -72,6 +84,7 @@ class BacktestResult:
             costs=self.costs,
             metrics=self.metrics,
             benchmark_metrics=self.benchmark_metrics,
+            warnings=self.warnings,
         )
 
 
@@ -95,7 +108,8 @@ def run_backtest(
         data = build_optimization_data(load_market_data(scenario.data))
     strategy = strategy_cls()
     start, end = backtest_bounds(scenario, strategy, resolved, data)
-    weights = strategy.generate_weights(data, resolved)
+    refuse_unwanted_shorts(scenario, strategy_cls, resolved)
+    weights = target_weights(strategy, data, resolved)
     simulation = PeriodSimulator(scenario, data, weights).simulate(start, end)
     returns = simulation.returns
     benchmark_returns = benchmark_period_returns(data, returns.index)
@@ -112,6 +126,9 @@ def run_backtest(
         # The targets in force on the first day, so the weights file shows the entry too.
         first = weights.iloc[[entry]].set_axis(pd.DatetimeIndex([returns.index[0]]), axis=0)
         in_period = pd.concat([first, in_period])
+    notes = result_warnings(scenario, weights, simulation.ruined_on)
+    for note in notes:  # the command line prints them; a notebook sees them in the log
+        logger.info("warning: %s", note)
     elapsed = time.perf_counter() - started
     logger.info(
         "backtest of %s %s: %d days in %.2f s",
@@ -132,7 +149,68 @@ def run_backtest(
         metrics=metrics,
         benchmark_metrics=benchmark_metrics,
         elapsed_s=elapsed,
+        ruined_on=simulation.ruined_on,
+        warnings=notes,
     )
+
+
+SURVIVORS_NOTE = (
+    "the built-in data are 20 of today's S&P 500 members, survivors chosen after the fact: "
+    "their returns overstate what the index's members delivered at the time"
+)
+
+
+def target_weights(
+    strategy: BaseStrategy, data: OptimizationData, params: StrategyParams
+) -> pd.DataFrame:
+    """The strategy's targets; a user strategy's own exception becomes one clear error.
+
+    A built-in strategy that raises is a bug of this package and keeps its traceback.
+    """
+    if is_builtin(type(strategy)):
+        return strategy.generate_weights(data, params)
+    try:
+        return strategy.generate_weights(data, params)
+    except Exception as exc:  # user code: name it, keep the cause for --debug
+        raise StrategyError(
+            f"strategy {strategy.name!r} with {dict(params)} raised {type(exc).__name__}: "
+            f"{exc}; run with --debug for the traceback"
+        ) from exc
+
+
+def refuse_unwanted_shorts(
+    scenario: Scenario, strategy_cls: type[BaseStrategy], params: StrategyParams
+) -> None:
+    """A strategy set up to go short while the portfolio may not is a contradiction: refuse
+    it before running, instead of silently trading the long leg only."""
+    if scenario.portfolio.allow_short or not strategy_cls.shorts(params):
+        return
+    raise ScenarioError(
+        f"strategy {strategy_cls.name!r} with {dict(params)} takes short positions but "
+        "portfolio.allow_short is false; allow shorts, or choose its long-only setting"
+    )
+
+
+def result_warnings(
+    scenario: Scenario, weights: pd.DataFrame, ruined_on: pd.Timestamp | None
+) -> tuple[str, ...]:
+    """Lines a user must read with the result (each once)."""
+    notes = []
+    if ruined_on is not None:
+        notes.append(
+            f"the portfolio lost everything on {ruined_on:%Y-%m-%d} (its value reached zero): "
+            "that day's return is -100% and nothing is held after it"
+        )
+    if not scenario.portfolio.allow_short:
+        clipped = int((weights.to_numpy() < 0).sum())
+        if clipped:
+            notes.append(
+                f"strategy {scenario.strategy.name!r} returned {clipped} negative target "
+                "weight(s) while portfolio.allow_short is false: they were traded as 0"
+            )
+    if scenario.data.source == "builtin:sp500":
+        notes.append(SURVIVORS_NOTE)
+    return tuple(notes)
 
 
 def backtest_bounds(

@@ -160,13 +160,18 @@ def _output_dir(args: argparse.Namespace, scenario: Any) -> Path:
 def _backtest(args: argparse.Namespace) -> int:
     from .backtest import run_backtest
     from .reporting.html import build_report
+    from .reporting.staging import check_output_folder, publishing
     from .reporting.tables import metrics_table
 
     scenario = _load(args, optimize=False)
-    result = run_backtest(scenario)
     output = _output_dir(args, scenario)
-    result.save(output)
+    check_output_folder(output)
+    result = run_backtest(scenario)
+    with publishing(output) as staging:
+        result.save(staging)
     print(f"{scenario.name}: {scenario.strategy.name} {_params(result.params)}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
     print(
         f"{result.returns.index[0]:%Y-%m-%d} to {result.returns.index[-1]:%Y-%m-%d}, "
         f"{len(result.returns)} trading days\n"
@@ -186,6 +191,7 @@ def _optimize(args: argparse.Namespace) -> int:
     from .optimization.storage import HeartbeatSettings, default_storage_url
     from .reporting.html import build_report
     from .reporting.run_folder import write_optimization_run
+    from .reporting.staging import check_output_folder, publishing
     from .reporting.summary import optimization_summary
 
     scenario = _load(args, optimize=True)
@@ -201,6 +207,7 @@ def _optimize(args: argparse.Namespace) -> int:
 
         raise ScenarioError(f"--trials must be at least 1, got {args.trials}")
     output = _output_dir(args, scenario)
+    check_output_folder(output)
     storage_url = args.storage or default_storage_url(output)
     runner = ParallelOptimizationRunner(
         scenario=scenario,
@@ -218,8 +225,9 @@ def _optimize(args: argparse.Namespace) -> int:
     result, data = runner.run()
     del runner  # drop the private copy: from here on the (mapped) `data` is the only one
     backtest = run_backtest(scenario, params=result.best_params, data=data)
-    backtest.save(output)
-    write_optimization_run(output, result, scenario=scenario, storage_url=storage_url)
+    with publishing(output) as staging:
+        backtest.save(staging)
+        write_optimization_run(staging, result, scenario=scenario, storage_url=storage_url)
     states = ", ".join(f"{k.lower()} {v}" for k, v in sorted(result.trial_states.items()))
     print(
         f"\n{scenario.name}: {sum(result.trial_states.values())} trials ({states}) "
@@ -227,6 +235,8 @@ def _optimize(args: argparse.Namespace) -> int:
     )
     for event in result.events:
         print(f"note: {event}")
+    for warning in backtest.warnings:
+        print(f"warning: {warning}")
     benchmark = (
         str(backtest.benchmark_returns.name) if backtest.benchmark_returns is not None else ""
     )

@@ -10,6 +10,7 @@ __all__ = [
     "OptimizationError",
     "PortfolioBacktesterError",
     "ScenarioError",
+    "StrategyError",
     "did_you_mean",
 ]
 
@@ -28,6 +29,10 @@ class DataError(PortfolioBacktesterError, ValueError):
 
 class OptimizationError(PortfolioBacktesterError):
     """An optimisation cannot start, resume or finish as asked."""
+
+
+class StrategyError(PortfolioBacktesterError):
+    """A user's own strategy raised: its name, parameters and exception, in one line."""
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -25,12 +25,13 @@ from portfolio_backtester.optimization.storage import default_storage_url
 from portfolio_backtester.simulation import simulate
 
 COST_BPS = 20
+UNIVERSE = ["AAPL", "KO", "XOM", "JPM", "MSFT", "PG"]
 
 
 def _scenario(**optimize: Any) -> Any:
     return load_scenario(
         {
-            "data": {"universe": ["AAPL", "KO", "XOM", "JPM", "MSFT", "PG"], "start": "2004-01-02"},
+            "data": {"universe": UNIVERSE, "start": "2004-01-02"},
             "strategy": {"name": "simple_momentum"},
             "costs": {"cost_bps": COST_BPS},
             "optimize": {

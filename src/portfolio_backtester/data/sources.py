@@ -20,6 +20,8 @@ from .synthetic import synthetic_prices
 __all__ = ["MarketData", "load_market_data", "read_price_file", "validate_prices"]
 
 MAX_FILLED_GAP_ROWS = 10
+MAX_PRICE = 1e15
+"""No traded price comes near this; one above it is a unit or column mistake."""
 """Missing rows carried forward: in one column, and business days missing from every column."""
 MAX_USUAL_SPACING_DAYS = 4
 """Daily data: consecutive dates are usually 1 (or over a weekend 3) calendar days apart."""
@@ -168,6 +170,14 @@ def validate_prices(prices: pd.DataFrame, origin: str) -> pd.DataFrame:
             row = int(np.flatnonzero(np.isinf(col))[0])
             raise DataError(
                 f"{origin}: infinite price in column {column!r} at {index[row]:%Y-%m-%d}"
+            )
+        huge = valid & (np.abs(col) > MAX_PRICE)
+        if huge.any():
+            row = int(np.flatnonzero(huge)[0])
+            raise DataError(
+                f"{origin}: price {col[row]:.3g} in column {column!r} at {index[row]:%Y-%m-%d} "
+                f"is above {MAX_PRICE:.0e}, beyond any traded price (the portfolio's value "
+                "would overflow); check the file's units or the column"
             )
         nonpositive = valid & (col <= 0)
         if nonpositive.any():

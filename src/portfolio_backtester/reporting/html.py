@@ -57,6 +57,7 @@ def build_report(run_dir: Path) -> Path:
         f"({len(files.returns)} trading days){' · best ' if optimize else ' · '}parameters "
         f"{escape(params or 'defaults')}</p></header>"
     )
+    page.notes([f"warning: {w}" for w in metrics.get("warnings") or []])
     if files.trials is not None:
         honest_section(page, files, [str(o) for o in run.get("objectives", [])])
     _backtest_section(page, files)

@@ -45,6 +45,17 @@ WINDOWS = "windows.csv"
 OOS_RETURNS = "oos_returns.csv"
 HOLDOUT_RETURNS = "holdout_returns.csv"
 BACKTEST_FILES = (METRICS, RETURNS, WEIGHTS, EQUITY, RUN)
+RESULT_FILES = (
+    *BACKTEST_FILES,
+    BEST_PARAMS,
+    TRIALS,
+    WINDOWS,
+    OOS_RETURNS,
+    HOLDOUT_RETURNS,
+    "report.html",
+)
+"""Everything a run writes into its folder; files of an earlier run not written again by
+this one are removed, so that a folder never mixes two runs."""
 
 
 def write_backtest_run(
@@ -59,6 +70,7 @@ def write_backtest_run(
     costs: pd.Series,
     metrics: Mapping[str, float],
     benchmark_metrics: Mapping[str, float] | None,
+    warnings: Sequence[str] = (),
 ) -> list[Path]:
     """metrics.json, returns.csv, weights.csv, equity.png and run.json; the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -70,6 +82,7 @@ def write_backtest_run(
         "end": f"{returns.index[-1]:%Y-%m-%d}",
         "strategy_metrics": _finite(metrics),
         "benchmark_metrics": _finite(benchmark_metrics or {}),
+        "warnings": list(warnings),
     }
     paths = [directory / name for name in BACKTEST_FILES]
     _write_json(paths[0], summary)
@@ -94,6 +107,8 @@ def write_optimization_run(
     (written first, with :func:`write_backtest_run`); run.json then describes the optimisation.
     """
     directory.mkdir(parents=True, exist_ok=True)
+    if not (directory / METRICS).is_file():
+        raise DataError(f"{directory}: write the backtest's files first (write_backtest_run)")
     best = {
         "strategy": scenario.strategy.name,
         "params": _plain(result.best_params),
@@ -141,7 +156,7 @@ def write_optimization_run(
         "distributions": dict(result.distributions),
     }
     _write_json(directory / RUN, run)
-    summary = _read_json(directory, METRICS) if (directory / METRICS).is_file() else {}
+    summary = _read_json(directory, METRICS)
     summary["strategy_metrics_are"] = (
         "in-sample: the final parameters over the whole period, including the days they "
         "were chosen on"

@@ -47,6 +47,10 @@ class KernelOutput:
     turnover: FloatArray
     costs: FloatArray
     trades: IntArray
+    ruined_at: int = -1
+    """Output position of the day the value reached zero or below (-1: never)."""
+    overflow_at: int = -1
+    """Output position of the first day whose value is not a finite number (-1: never)."""
 
 
 def fill_prices(prices: FloatArray) -> FloatArray:
@@ -159,7 +163,8 @@ def run(
     growth_before_costs = drifted.sum(axis=0) + (1.0 - invested[:-1]) * cash_growth[1:]
     first_value = initial_capital * cash_growth[0] if n_exec else initial_capital
 
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # An overflowing value is reported below (overflow_at), not warned about here.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         turnover, trades, pre_value = _solve_trades(
             targets,
             drifted,
@@ -194,7 +199,34 @@ def run(
     daily_costs[at] = costs
     daily_trades = np.zeros(n - start, dtype=np.int64)
     daily_trades[at] = trades
-    return KernelOutput(returns, holdings, daily_turnover, daily_costs, daily_trades)
+    overflow_at = _first(~np.isfinite(value))
+    ruined_at = _first(value <= 0.0)
+    if ruined_at >= 0 and (overflow_at < 0 or ruined_at < overflow_at):
+        # Ruin: everything is lost that day and nothing is held or traded after it (a
+        # negative value would otherwise flip the sign of every later return).
+        overflow_at = -1
+        returns[ruined_at] = -1.0
+        returns[ruined_at + 1 :] = 0.0
+        holdings[:, ruined_at:] = 0.0
+        for daily in (daily_turnover, daily_costs, daily_trades):
+            daily[ruined_at + 1 :] = 0
+    else:
+        ruined_at = -1
+    return KernelOutput(
+        returns,
+        holdings,
+        daily_turnover,
+        daily_costs,
+        daily_trades,
+        ruined_at=ruined_at,
+        overflow_at=overflow_at,
+    )
+
+
+def _first(mask: npt.NDArray[np.bool_]) -> int:
+    """Position of the first True, or -1."""
+    found = np.flatnonzero(mask)
+    return int(found[0]) if found.size else -1
 
 
 def _solve_trades(

@@ -39,8 +39,13 @@ what is really held.
 
 *What is refused* (``DataError`` or ``ScenarioError``, raised once on entry): a target
 date missing from ``prices.index``, unknown or duplicated columns or dates, non-finite
-targets, prices that are not positive where present, and invalid settings. A portfolio
-whose value reaches zero is not modelled specially: keep leverage within reason.
+targets, prices that are not positive where present, and invalid settings; a value that
+overflows (absurd prices or leverage) is refused with the day it happens.
+
+*Ruin.* When the portfolio's value reaches zero or below (a levered or short book can lose
+more than it has), that day's return is -100% and nothing is held or traded afterwards:
+``SimulationResult.ruined_on`` names the day. A negative value would otherwise turn every
+later loss into a gain.
 """
 
 from __future__ import annotations
@@ -81,6 +86,9 @@ class SimulationResult:
     turnover: pd.Series
     costs: pd.Series
     trades: pd.Series
+    ruined_on: pd.Timestamp | None = None
+    """The day the portfolio's value reached zero or below: it lost everything that day
+    (a return of -100%) and held nothing after it."""
 
 
 def simulate(
@@ -227,6 +235,13 @@ def _simulate_arrays(
         commission=float(settings.commission),
         daily_cash_rate=float(settings.cash_rate) / TRADING_DAYS_PER_YEAR,
     )
+    if out.overflow_at >= 0:
+        day = market.index[first + start + out.overflow_at]
+        raise DataError(
+            f"the portfolio's value is not a finite number on {day:%Y-%m-%d}: prices (up to "
+            f"{float(np.nanmax(closes)):.3g}) or leverage are too large to compute with; check "
+            "the price file's units"
+        )
     return first + start, out
 
 
@@ -241,6 +256,7 @@ def _result(
         turnover=pd.Series(out.turnover, index=index, name="turnover", copy=False),
         costs=pd.Series(out.costs, index=index, name="costs", copy=False),
         trades=pd.Series(out.trades, index=index, name="trades", copy=False),
+        ruined_on=None if out.ruined_at < 0 else pd.Timestamp(index[out.ruined_at]),
     )
 
 

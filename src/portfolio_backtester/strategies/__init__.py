@@ -1,7 +1,7 @@
 """Strategy library: the contract, the registry of built-in strategies, rebalance dates."""
 
 from ._base import BaseStrategy, Parameter, StrategyParams, rebalance_dates
-from ._registry import STRATEGIES, get_strategy, strategy_names
+from ._registry import STRATEGIES, get_strategy, is_builtin, strategy_names
 
 __all__ = [
     "STRATEGIES",
@@ -9,6 +9,7 @@ __all__ = [
     "Parameter",
     "StrategyParams",
     "get_strategy",
+    "is_builtin",
     "rebalance_dates",
     "strategy_names",
 ]

@@ -95,6 +95,12 @@ class BaseStrategy(ABC):
         return 0
 
     @classmethod
+    def shorts(cls, params: Mapping[str, Any]) -> bool:
+        """Whether these parameters make the strategy take short positions (so that a
+        long-only portfolio can refuse them up front instead of clipping them)."""
+        return False
+
+    @classmethod
     def resolve_params(cls, params: Mapping[str, Any] | None) -> StrategyParams:
         """Defaults overlaid with validated user values; unknown names are refused.
 

@@ -19,7 +19,7 @@ from .sharpe_momentum import SharpeMomentumStrategy
 from .simple_momentum import SimpleMomentumStrategy
 from .sma_crossover import SmaCrossoverStrategy
 
-__all__ = ["STRATEGIES", "get_strategy", "strategy_names"]
+__all__ = ["STRATEGIES", "get_strategy", "is_builtin", "strategy_names"]
 
 STRATEGIES: dict[str, type[BaseStrategy]] = {
     "buy_and_hold": BuyAndHoldStrategy,
@@ -48,6 +48,11 @@ def get_strategy(name: str) -> type[BaseStrategy]:
         + f"; available strategies: {', '.join(strategy_names())}"
         + " (or give your own as 'module:ClassName')"
     )
+
+
+def is_builtin(strategy: type[BaseStrategy]) -> bool:
+    """Whether a strategy class ships with the package (its exceptions are our bugs)."""
+    return STRATEGIES.get(strategy.name) is strategy
 
 
 def strategy_names() -> list[str]:

@@ -82,3 +82,7 @@ class SmaCrossoverStrategy(BaseStrategy):
 
     def lookback_days(self, params: Mapping[str, Any]) -> int:
         return int(self.resolve_params(params)["slow_days"]) - 1
+
+    @classmethod
+    def shorts(cls, params: Mapping[str, Any]) -> bool:
+        return bool(cls.resolve_params(params)["mode"] == "long_short")
