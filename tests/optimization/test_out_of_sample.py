@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 
 from portfolio_backtester.config import load_scenario
-from portfolio_backtester.data import OptimizationData, build_optimization_data, load_market_data
+from portfolio_backtester.data import (
+    MarketData,
+    OptimizationData,
+    build_optimization_data,
+    load_market_data,
+)
 from portfolio_backtester.optimization.objective import Objective
 from portfolio_backtester.optimization.out_of_sample import (
     holdout_result,
@@ -143,11 +148,7 @@ def test_the_holdout_is_never_scored_by_a_trial(tmp_path: Path, data: Optimizati
     plain = run(data, tmp_path / "plain")
     shocked_daily = data.daily.copy()
     shocked_daily.iloc[first:] *= np.linspace(0.5, 3.0, len(data.daily) - first)[:, None]
-    shocked = build_optimization_data(
-        load_market_data(scenario.data).__class__(
-            prices=shocked_daily, benchmark=None, open=None
-        )
-    )
+    shocked = build_optimization_data(MarketData(prices=shocked_daily, benchmark=None, open=None))
     other = run(shocked, tmp_path / "shocked")
     scores = plain.trials["value_0"].to_numpy()
     np.testing.assert_array_equal(scores, other.trials["value_0"].to_numpy())
