@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
+import numpy.typing as npt
 
 from ..config import OptimizeConfig, Scenario
 from ..data import OptimizationData, WalkForwardWindow
@@ -38,6 +38,9 @@ class Evaluation:
     window_values: tuple[tuple[float, ...], ...]
     constraint_violations: tuple[float, ...]
     n_trades: int
+    daily_returns: npt.NDArray[np.float64] | None = None
+    """Every day of each window's period, one window after another, 0 before the first
+    position: the trial's row in the overfitting statistics (not stored in the study)."""
 
     @property
     def feasible(self) -> bool:
@@ -85,11 +88,12 @@ class Objective:
         rf = self.scenario.portfolio.risk_free_rate
         per_window: list[tuple[float, ...]] = []
         drawdowns: list[float] = []
+        pieces: list[npt.NDArray[np.float64]] = []
         n_trades = 0
         for window in windows:
-            returns, turnover, trades = simulator.scoring_outputs(
-                *window_positions(data, window, period)
-            )
+            first, last = window_positions(data, window, period)
+            returns, turnover, trades = simulator.scoring_outputs(first, last)
+            pieces.append(_padded(returns.to_numpy(), last + 1 - first))
             benchmark = benchmark_period_returns(data, returns.index)
             per_window.append(
                 tuple(
@@ -110,7 +114,8 @@ class Objective:
             violations.append(-worst - config.constraints.max_drawdown)
         if config.constraints.min_trades is not None:
             violations.append(float(config.constraints.min_trades - n_trades))
-        return Evaluation(values, tuple(per_window), tuple(violations), n_trades)
+        daily = np.concatenate(pieces) if pieces else np.zeros(0)
+        return Evaluation(values, tuple(per_window), tuple(violations), n_trades, daily)
 
     def daily_returns(
         self,
@@ -118,7 +123,7 @@ class Objective:
         params: Mapping[str, Any],
         windows: Sequence[WalkForwardWindow],
         period: Period = "test",
-    ) -> pd.Series:
+    ) -> npt.NDArray[np.float64]:
         """The daily returns a trial is scored on: every day of each window's period, one
         window after another, 0 on days before its first position (what the overfitting
         statistics compare across trials, so every trial has the same days)."""
@@ -127,9 +132,9 @@ class Objective:
         pieces = []
         for window in windows:
             first, last = window_positions(data, window, period)
-            returns = simulator.scoring_outputs(first, last)[0]
-            pieces.append(returns.reindex(data.daily.index[first : last + 1], fill_value=0.0))
-        return pd.concat(pieces) if len(pieces) > 1 else pieces[0]
+            returns = simulator.scoring_outputs(first, last)[0].to_numpy()
+            pieces.append(_padded(returns, last + 1 - first))
+        return np.concatenate(pieces)
 
 
 def evaluate_params(
@@ -177,6 +182,15 @@ def window_positions(
     )
     index = data.daily.index
     return int(index.searchsorted(first)), int(index.searchsorted(last, side="right")) - 1
+
+
+def _padded(returns: npt.NDArray[np.float64], days: int) -> npt.NDArray[np.float64]:
+    """A window's returns on all its ``days``: 0 before the first position (cash)."""
+    if len(returns) == days:
+        return returns
+    out = np.zeros(days)
+    out[days - len(returns) :] = returns
+    return out
 
 
 def _aggregate(values: list[float], how: str, higher_is_better: bool) -> float:

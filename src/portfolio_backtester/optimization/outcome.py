@@ -21,6 +21,7 @@ from .out_of_sample import holdout_result, walk_forward_out_of_sample
 from .overfitting import overfitting_report
 from .plan import StudyPlan, holdout_bounds
 from .results import OptimizationResult, WindowResult
+from .trial_returns import TrialReturnsReader
 
 __all__ = ["study_trials_frame", "summarize", "trial_distributions"]
 
@@ -34,6 +35,7 @@ def summarize(
     n_jobs: int,
     elapsed_s: float,
     events: tuple[str, ...] = (),
+    recorded: TrialReturnsReader | None = None,
 ) -> OptimizationResult:
     """Read the studies back: best parameters, the Pareto front, walk-forward outcomes, the
     out-of-sample and holdout results."""
@@ -54,7 +56,12 @@ def summarize(
         "trials": pd.concat([study_trials_frame(s) for s in studies], ignore_index=True),
         "distributions": trial_distributions(studies[-1]),
         "overfitting": overfitting_report(
-            objective, data, plans, studies, [front[0].number for front in best_per_study]
+            objective,
+            data,
+            plans,
+            studies,
+            [front[0].number for front in best_per_study],
+            recorded,
         ),
     }
     holdout = holdout_bounds(objective.scenario, data)

@@ -1,8 +1,9 @@
 """How much of an optimisation's best result is luck, over every completed trial.
 
-Each distinct completed trial's daily returns on the days it was scored on are rebuilt once
-after the trials (the trials themselves are not slowed down) into a ``(days, trials)``
-matrix held in memory, float64: 2,000 trials of 7,300 days take 117 MB. From it come the
+Each distinct completed trial's daily returns on the days it was scored on, recorded by the
+trial as it ran (``trial_returns``; rebuilt from its parameters only when another host ran
+it), form a ``(days, trials)`` matrix held in memory, float64: 2,000 trials of 7,300 days
+take 117 MB. From it come the
 Deflated Sharpe Ratio of the selected trial (with the effective number of independent
 trials), the Probability of Backtest Overfitting by CSCV, Hansen's SPA test against the
 benchmark, the Sharpe ratio luck alone gives the best of this many trials, and the minimum
@@ -19,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import optuna
-import pandas as pd
 from optuna.trial import TrialState
 
 from ..constants import TRADING_DAYS_PER_YEAR
@@ -37,6 +37,7 @@ from ..simulation.period import benchmark_period_returns
 from .attributes import trial_evaluation
 from .objective import Objective, window_positions
 from .plan import StudyPlan
+from .trial_returns import TrialReturnsReader
 
 __all__ = ["overfitting_report"]
 
@@ -59,8 +60,13 @@ def overfitting_report(
     plans: Sequence[StudyPlan],
     studies: Sequence[optuna.Study],
     best_numbers: Sequence[int],
+    recorded: TrialReturnsReader | None = None,
 ) -> dict[str, Any]:
-    """The statistics of every study, the rows the report shows and the lines stdout prints."""
+    """The statistics of every study, the rows the report shows and the lines stdout prints.
+
+    ``recorded`` holds the returns the trials recorded as they ran; a trial not in it (run
+    on another host, or an older study resumed) is rebuilt from its parameters.
+    """
     settings = objective.config.overfitting
     if not settings.enabled:
         return {"skipped": "switched off (optimize.overfitting.enabled: false)"}
@@ -69,7 +75,9 @@ def overfitting_report(
     for plan, study, best in zip(plans, studies, best_numbers, strict=True):
         try:
             per_study.append(
-                _study_statistics(objective, data, plan, study, best, settings.cscv_blocks)
+                _study_statistics(
+                    objective, data, plan, study, best, settings.cscv_blocks, recorded
+                )
             )
         except DataError as exc:  # too few trials or days for a statistic: say so, go on
             per_study.append({"study": plan.name, "skipped": str(exc)})
@@ -101,6 +109,7 @@ def _study_statistics(
     study: optuna.Study,
     best_number: int,
     n_blocks: int,
+    recorded: TrialReturnsReader | None,
 ) -> dict[str, Any]:
     trials = [
         t
@@ -109,13 +118,18 @@ def _study_statistics(
     ]
     if len(trials) < 2:
         raise DataError(f"study {plan.name!r} has {len(trials)} distinct completed trial(s)")
-    columns = []
-    for trial in trials:
-        returns = objective.daily_returns(data, trial.params, plan.windows, plan.period)
-        columns.append(returns.to_numpy(dtype=np.float64))
-    days = returns.index
-    matrix = np.column_stack(columns)
-    del columns
+    n_days = sum(
+        last + 1 - first
+        for first, last in (window_positions(data, w, plan.period) for w in plan.windows)
+    )
+    matrix = np.empty((n_days, len(trials)))
+    rebuilt = 0
+    for j, trial in enumerate(trials):
+        row = None if recorded is None else recorded.get(plan.name, trial.number)
+        if row is None or len(row) != n_days:
+            row = objective.daily_returns(data, trial.params, plan.windows, plan.period)
+            rebuilt += 1
+        matrix[:, j] = row
     numbers = [t.number for t in trials]
     best = numbers.index(best_number) if best_number in numbers else 0
     daily_rf = objective.scenario.portfolio.risk_free_rate / TRADING_DAYS_PER_YEAR
@@ -124,8 +138,8 @@ def _study_statistics(
     n_eff = min(max(1.0, effective_number_of_trials(matrix)), float(max(finite, 1)))
     dsr = deflated_sharpe_ratio(matrix[:, best] - daily_rf, sharpes, n_effective_trials=n_eff)
     pbo = probability_of_backtest_overfitting(matrix, n_blocks=n_blocks)
-    benchmark = _benchmark(data, plan, objective, days)
-    block = max(1, math.ceil(len(days) / SPA_MAX_ROWS))
+    benchmark = _benchmark(data, plan, n_days)
+    block = max(1, math.ceil(n_days / SPA_MAX_ROWS))
     spa = spa_test(
         _block_sums(matrix, block),
         _block_sums(benchmark[:, None], block)[:, 0],
@@ -141,6 +155,7 @@ def _study_statistics(
         "n_trials": len(trials),
         "n_effective_trials": dsr.n_effective_trials,
         "n_days": int(matrix.shape[0]),
+        "rebuilt_trials": rebuilt,
         "selected_trial": best_number,
         "sharpe_annual": dsr.sharpe_annual,
         "skew": dsr.skew,
@@ -173,7 +188,7 @@ def _study_statistics(
 
 
 def _benchmark(
-    data: OptimizationData, plan: StudyPlan, objective: Objective, days: pd.Index
+    data: OptimizationData, plan: StudyPlan, n_days: int
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
     """The benchmark's returns on the trials' days (cash, 0, without a benchmark); each
     window's first day earns nothing, as for the trials."""
@@ -184,7 +199,7 @@ def _benchmark(
         bench = benchmark_period_returns(data, inside)
         pieces.append(np.zeros(len(inside)) if bench is None else bench.to_numpy())
     values = np.concatenate(pieces)
-    if len(values) != len(days):
+    if len(values) != n_days:
         raise DataError("the benchmark's days do not match the trials' days")
     return values
 
