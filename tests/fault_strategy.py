@@ -10,6 +10,11 @@ Two more switches make parallel tests deterministic instead of timed:
 certainly run trials at once; ``PBT_TEST_HANG_FILE=path`` makes the first process to call
 claim ``path`` (holding its pid) and then sleep inside its trial, a worker certainly
 mid-trial for a test to kill.
+
+``ask_blocking_sampler`` (a ``sampler_factory`` for the runner) does the same inside
+Optuna's ``study.ask()``, with ``PBT_TEST_ASK_HANG_FILE``: the first worker to ask for a trial
+claims the file and sleeps in ``before_trial``, holding the budget lock, its trial created
+but not yet tagged.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import optuna
 import pandas as pd
 
+from portfolio_backtester.config import OptimizeConfig
 from portfolio_backtester.optimization.results import OptimizationData
 from portfolio_backtester.strategies import BaseStrategy, Parameter
 
@@ -77,8 +84,23 @@ def _wait_for_barrier(pid_dir: Path, timeout_s: float = 60.0) -> None:
         time.sleep(0.02)
 
 
-def _hang_if_first(sleep_s: float = 120.0) -> None:
-    target = os.environ.get("PBT_TEST_HANG_FILE")
+class AskBlockingSampler(optuna.samplers.RandomSampler):
+    """Random sampling; the first process to ask (see PBT_TEST_ASK_HANG_FILE) hangs inside
+    ``study.ask()``."""
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        _hang_if_first("PBT_TEST_ASK_HANG_FILE")
+        super().before_trial(study, trial)
+
+
+def ask_blocking_sampler(
+    config: OptimizeConfig, seed: int | None, *, parallel: bool = False
+) -> optuna.samplers.BaseSampler:
+    return AskBlockingSampler(seed=seed)
+
+
+def _hang_if_first(variable: str = "PBT_TEST_HANG_FILE", sleep_s: float = 120.0) -> None:
+    target = os.environ.get(variable)
     if not target or os.path.exists(target):
         return
     # Written aside, then linked into place: the claim is atomic and never seen half written.

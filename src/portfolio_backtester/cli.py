@@ -101,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     optimize.add_argument("--storage", help="sqlite:///file.db or postgresql://user@host/db")
     optimize.add_argument("--fresh", action="store_true", help="delete the study and start over")
     optimize.add_argument("--n-jobs", type=int, default=1, help="worker processes (-1: all cores)")
+    optimize.add_argument(
+        "--oversubscribe", action="store_true", help="allow more workers than cores"
+    )
     optimize.add_argument("--timeout", type=float, help="stop asking for trials after seconds")
     optimize.add_argument("--data-dir", type=Path, help="where workers' data files go")
     optimize.set_defaults(handler=_optimize)
@@ -113,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--storage", required=True, help="the study's postgresql:// URL")
     worker.add_argument("--study-name", required=True, help="the study to join")
     worker.add_argument("--n-jobs", type=int, default=1, help="worker processes (-1: all cores)")
+    worker.add_argument(
+        "--oversubscribe", action="store_true", help="allow more workers than cores"
+    )
     worker.add_argument("--data-dir", type=Path, help="where workers' data files go")
     worker.add_argument("--timeout", type=float, help="stop asking for trials after seconds")
     worker.set_defaults(handler=_worker)
@@ -221,9 +227,10 @@ def _optimize(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         on_progress=None if args.quiet else _ProgressPrinter(),
         heartbeat=HeartbeatSettings.from_environment(),
+        oversubscribe=args.oversubscribe,
     )
     result, data = runner.run()
-    del runner  # drop the private copy: from here on the (mapped) `data` is the only one
+    del runner  # from here on `data` alone holds the market data
     backtest = run_backtest(scenario, params=result.best_params, data=data)
     with publishing(output) as staging:
         backtest.save(staging)
@@ -286,6 +293,7 @@ def _worker(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         on_progress=None if args.quiet else _ProgressPrinter(),
         heartbeat=heartbeat,
+        oversubscribe=args.oversubscribe,
     )
     del data
     try:

@@ -7,6 +7,7 @@ running server these tests fail, they never skip.
 
 from __future__ import annotations
 
+import datetime
 import os
 import signal
 import subprocess
@@ -21,8 +22,9 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from portfolio_backtester.optimization.storage import open_storage
-from processes import group_pids
+from portfolio_backtester.optimization.recovery import StaleTrials
+from portfolio_backtester.optimization.storage import database_now, open_storage
+from processes import group_pids, wait_until
 
 TESTS = Path(__file__).resolve().parents[1]
 URL = os.environ.get("PBT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -222,7 +224,11 @@ def test_a_killed_host_loses_only_its_running_trials(tmp_path: Path, study_name:
     assert not [t for t in done if t.state == TrialState.RUNNING]
     failed = [t for t in done if t.state == TrialState.FAIL]
     assert failed, "the killed host's running trials end up failed"
-    assert all(t.user_attrs.get("worker", "").rpartition(":")[2] in b_pids for t in failed)
+    assert all(t.user_attrs.get("worker", "").rpartition(":")[2] in b_pids for t in failed), [
+        (t.number, t.user_attrs)
+        for t in failed
+        if t.user_attrs.get("worker", "").rpartition(":")[2] not in b_pids
+    ]
 
 
 def test_a_host_with_different_data_is_refused(tmp_path: Path, study_name: str) -> None:
@@ -268,29 +274,42 @@ def test_a_host_with_different_data_is_refused(tmp_path: Path, study_name: str) 
     assert "Traceback" not in err
 
 
-def test_joining_a_finished_study_exits_at_once(tmp_path: Path, study_name: str) -> None:
-    path = scenario(tmp_path, sleep_s=0.0)
-    first = cli(
-        tmp_path,
-        "a",
-        "optimize",
-        "--scenario",
-        str(path),
-        "--storage",
-        URL,
-        "--study-name",
-        study_name,
-        "--output",
-        str(tmp_path / "out"),
-        "-q",
-        "--no-report",
+# Joining a finished study: tests/optimization/test_storage_contract.py::
+# test_a_finished_study_is_joined_and_left_at_once, on PostgreSQL among the other storages.
+
+
+def test_stale_trials_are_judged_on_the_servers_clock() -> None:
+    """A trial's start time is its host's clock; staleness is measured on the server's
+    (``SELECT now()``): an untagged, never-beating trial from a host an hour ahead is failed
+    after the grace period all the same."""
+    storage = optuna.storages.RDBStorage(
+        URL.replace("postgresql://", "postgresql+psycopg://", 1),
+        heartbeat_interval=1,
+        grace_period=2,
     )
-    _, err = first.communicate(timeout=240)
-    assert first.returncode == 0, err
-    late = cli(tmp_path, "b", "worker", "--storage", URL, "--study-name", study_name)
-    out, err = late.communicate(timeout=60)
-    assert late.returncode == 0, err
-    assert "has spent its budget" in out
+    name = f"clock-{uuid.uuid4().hex[:10]}"
+    try:
+        study = optuna.create_study(storage=storage, study_name=name)
+        import psycopg
+
+        with psycopg.connect(URL) as connection:
+            row = connection.execute("SELECT now()").fetchone()
+        assert row is not None
+        assert abs((database_now(storage) - row[0].replace(tzinfo=None)).total_seconds()) < 5
+        template = optuna.trial.create_trial(state=TrialState.RUNNING)
+        template.datetime_start = datetime.datetime.now() + datetime.timedelta(hours=1)
+        storage.create_new_trial(study._study_id, template_trial=template)
+        check = StaleTrials()
+        check.fail(study)
+        assert study.trials[0].state == TrialState.RUNNING
+        wait_until(
+            lambda: check.fail(study) or study.trials[0].state == TrialState.FAIL,
+            timeout=30,
+            what="the trial failing as stale",
+        )
+    finally:
+        optuna.delete_study(study_name=name, storage=storage)
+        storage.engine.dispose()
 
 
 def test_joining_an_unknown_study_is_a_clear_error(tmp_path: Path) -> None:

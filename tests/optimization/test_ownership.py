@@ -1,9 +1,12 @@
-"""Ownership of data directories: orphans of dead writers are removed, live ones kept."""
+"""Ownership of data directories and trials: orphans of dead writers and workers are found,
+live ones kept, a reused PID or another container's PID never taken for the owner."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +16,13 @@ import pandas as pd
 import pytest
 from data_cases import data_with
 
+from portfolio_backtester._platform import machine_token, process_started
+from portfolio_backtester.optimization._identity import (
+    WorkerTag,
+    new_worker_id,
+    worker_gone,
+    worker_tag,
+)
 from portfolio_backtester.optimization._ownership import (
     DIRECTORY_PREFIX,
     pid_alive,
@@ -92,3 +102,77 @@ def test_a_dead_unreaped_process_is_not_alive() -> None:
     finally:
         child.wait()
     assert not pid_alive(child.pid)
+
+
+def _marker(path: Path) -> dict[str, object]:
+    return dict(json.loads((path / "owner.json").read_text(encoding="utf-8")))
+
+
+def test_a_reused_pid_is_not_the_owner(tmp_path: Path) -> None:
+    """The marker records the owner's start time: a live process holding the same PID but
+    started at another time is a stranger, and the directory an orphan."""
+    context = write_data_context(data_with(pd.DataFrame({"x": [1.0]})), tmp_path)
+    directory = Path(context.directory)
+    owner = _marker(directory)
+    assert owner["started"] == process_started(os.getpid())
+    stranger = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    try:
+        started = process_started(stranger.pid)
+        assert started is not None
+        (directory / "owner.json").write_text(
+            json.dumps({**owner, "pid": stranger.pid, "started": started}), encoding="utf-8"
+        )
+        assert remove_orphaned_data_dirs(tmp_path) == [], "the very process runs"
+        (directory / "owner.json").write_text(
+            json.dumps({**owner, "pid": stranger.pid, "started": started - 3600}),
+            encoding="utf-8",
+        )
+        assert remove_orphaned_data_dirs(tmp_path) == [context.directory], "PID reused"
+    finally:
+        stranger.communicate(b"", timeout=60)
+
+
+def test_a_container_sharing_the_host_name_is_not_ours_to_judge(tmp_path: Path) -> None:
+    """Same host name, another PID namespace (another machine token): its PIDs mean nothing
+    here. Markers written before tokens existed are judged by host name, as before."""
+    context = write_data_context(data_with(pd.DataFrame({"x": [1.0]})), tmp_path)
+    directory = Path(context.directory)
+    owner = _marker(directory)
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    elsewhere = {**owner, "pid": ended.pid, "token": "0000ff"}
+    (directory / "owner.json").write_text(json.dumps(elsewhere), encoding="utf-8")
+    assert remove_orphaned_data_dirs(tmp_path) == []
+    legacy = {"pid": ended.pid, "hostname": owner["hostname"], "created_unix": 0.0}
+    (directory / "owner.json").write_text(json.dumps(legacy), encoding="utf-8")
+    assert remove_orphaned_data_dirs(tmp_path) == [context.directory]
+
+
+def test_worker_tags_are_unique_and_old_tags_still_parse() -> None:
+    pid = os.getpid()
+    first, second = worker_tag(pid, new_worker_id()), worker_tag(pid, new_worker_id())
+    assert first != second, "two workers with one PID (containers, reuse) differ"
+    assert first.startswith(f"{socket.gethostname()}:") and first.endswith(f":{pid}")
+    parsed = WorkerTag.parse(first)
+    assert parsed is not None and parsed.pid == pid and parsed.is_local()
+    old = WorkerTag.parse(f"{socket.gethostname()}:{pid}")
+    assert old == WorkerTag(socket.gethostname(), None, None, pid) and old.is_local()
+    assert WorkerTag.parse("not a tag") is None
+    if machine_token() is not None:
+        other = first.replace(f":{machine_token()}-", ":0000ff-")
+        assert not WorkerTag.parse(other).is_local()  # type: ignore[union-attr]
+
+
+def test_a_trials_worker_is_gone_when_its_pid_is_free_or_reused() -> None:
+    now = datetime.datetime.now()
+    tag = worker_tag(os.getpid(), new_worker_id())
+    assert not worker_gone(tag, now), "this process runs, and ran when the trial started"
+    # The trial started an hour before this process did: the PID was reused since.
+    assert worker_gone(tag, now - datetime.timedelta(hours=1))
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    assert worker_gone(worker_tag(ended.pid, new_worker_id()), now)
+    assert worker_gone(f"{socket.gethostname()}:{ended.pid}", now), "an old host:pid tag"
+    assert not worker_gone(f"elsewhere:abcdef12:{ended.pid}", now), "another host's"

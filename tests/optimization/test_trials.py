@@ -1,10 +1,14 @@
-"""The trial loop's bookkeeping: outcomes read back from older studies, and SIGTERM while a
-trial is being asked."""
+"""The trial loop's bookkeeping: outcomes read back from older studies, SIGTERM while a trial
+is being asked, a trial failed by another process mid-run, a heartbeat that hits a busy
+database, and stale trials judged on the database's clock."""
 
 from __future__ import annotations
 
+import datetime
+import logging
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +19,20 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
+from portfolio_backtester.config import ParamSpace
 from portfolio_backtester.optimization.attributes import trial_evaluation
-from portfolio_backtester.optimization.recovery import fail_stale_trials
+from portfolio_backtester.optimization.objective import Evaluation
+from portfolio_backtester.optimization.plan import StudyPlan
+from portfolio_backtester.optimization.recovery import StaleTrials, fail_stale_trials, fail_trial
 from portfolio_backtester.optimization.samplers import _constraints
-from portfolio_backtester.optimization.trial_loop import WorkerShutdown, ask_tagged
+from portfolio_backtester.optimization.storage import open_storage
+from portfolio_backtester.optimization.trial_loop import (
+    TrialLock,
+    WorkerShutdown,
+    ask_tagged,
+    run_trials,
+)
+from processes import wait_until
 
 
 def test_outcomes_of_studies_written_with_separate_attributes_are_still_read() -> None:
@@ -91,6 +105,7 @@ def test_a_trial_abandoned_right_after_it_is_asked_turns_stale(tmp_path: Path) -
     )
     study = optuna.create_study(storage=storage)
     trial = ask_tagged(study, "host:123", WorkerShutdown(), heartbeat=True)  # no beat after
+    assert trial is not None
     time.sleep(3)
     fail_stale_trials(study)
     (frozen,) = study.trials
@@ -110,11 +125,179 @@ def test_a_trial_whose_worker_died_inside_ask_is_failed_after_the_grace_period(
     with pytest.warns(UserWarning, match="Heartbeat of storage"):
         study.ask()  # the worker dies here: no heartbeat, no tag
     running = ask_tagged(study, "host:123", WorkerShutdown(), heartbeat=True)
-    for _ in range(3):  # a live, tagged trial keeps beating
-        storage.record_heartbeat(running._trial_id)
-        fail_stale_trials(study)
-        time.sleep(1)
+    assert running is not None
+    check = StaleTrials()
+
+    def orphan_failed() -> bool:
+        storage.record_heartbeat(running._trial_id)  # a live, tagged trial keeps beating
+        check.fail(study)
+        return study.trials[0].state == TrialState.FAIL
+
+    wait_until(orphan_failed, timeout=30, what="the untagged trial failing")
     orphan, alive = study.trials
-    assert orphan.state == TrialState.FAIL
     assert orphan.user_attrs["fail_reason"] == "its worker died while asking for it"
     assert alive.state == TrialState.RUNNING
+
+
+def test_staleness_is_measured_on_the_database_clock(tmp_path: Path) -> None:
+    """Trials carry their host's clock: one created by a host an hour behind is not stale at
+    once, and one created by a host an hour ahead still turns stale after the grace period."""
+    storage = optuna.storages.RDBStorage(
+        f"sqlite:///{tmp_path / 'study.db'}", heartbeat_interval=1, grace_period=2
+    )
+    study = optuna.create_study(storage=storage)
+    now = datetime.datetime.now()
+    for skew in (-3600, 3600):  # untagged, never beating: their workers died inside ask
+        template = create_trial(state=TrialState.RUNNING)
+        template.datetime_start = now + datetime.timedelta(seconds=skew)
+        storage.create_new_trial(study._study_id, template_trial=template)
+    check = StaleTrials()
+    check.fail(study)
+    assert {t.state for t in study.trials} == {TrialState.RUNNING}, "not stale at first sight"
+    first_seen = time.monotonic()
+    wait_until(
+        lambda: check.fail(study) or {t.state for t in study.trials} == {TrialState.FAIL},
+        timeout=30,
+        what="both trials failing",
+    )
+    assert time.monotonic() - first_seen >= 2, "failed only after the grace period"
+
+
+# --- the trial boundary ---------------------------------------------------------------------
+
+SPACE = {"x": ParamSpace(type="float", low=0.0, high=1.0)}
+
+
+def _evaluation(value: float = 1.0) -> Evaluation:
+    return Evaluation(
+        values=(value,), window_values=((value,),), constraint_violations=(), n_trades=1
+    )
+
+
+@pytest.fixture(params=["journal", "sqlite"])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "journal":
+        return f"journal://{tmp_path / 'journal.log'}"
+    return f"sqlite:///{tmp_path / 'study.db'}"
+
+
+def _study(url: str) -> optuna.Study:
+    storage = open_storage(url)
+    optuna.create_study(storage=storage, study_name="s")
+    return optuna.load_study(
+        study_name="s", storage=storage, sampler=optuna.samplers.RandomSampler(0)
+    )
+
+
+@pytest.mark.parametrize("objective_raises", [False, True])
+def test_a_trial_failed_by_another_process_mid_run_keeps_that_state_and_the_worker_goes_on(
+    storage_url: str, objective_raises: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stale-trial check or the parent can fail a trial while its worker still evaluates
+    it: the worker's own writes then raise UpdateFinishedTrialError. The worker logs what it
+    would have recorded (its failure's reason too) and takes the next trial."""
+    study = _study(storage_url)
+    other = optuna.load_study(study_name="s", storage=open_storage(storage_url))
+    calls = []
+
+    def evaluate(params: dict[str, Any]) -> Evaluation:
+        calls.append(params)
+        if len(calls) == 1:
+            (running,) = other.get_trials(states=(TrialState.RUNNING,))
+            assert fail_trial(other, running, "failed elsewhere") == 1
+            if objective_raises:
+                raise ValueError("injected after the trial was failed elsewhere")
+        return _evaluation()
+
+    ran = run_trials(
+        study,
+        StudyPlan("s", 3, (), "test"),
+        evaluate,
+        TrialLock(None),
+        space=SPACE,
+        tag="host:abcdef12:1",
+        shutdown=WorkerShutdown(),
+    )
+    assert ran == 3
+    first, *rest = study.trials
+    assert first.state == TrialState.FAIL
+    assert first.user_attrs["fail_reason"] == "failed elsewhere"
+    assert [t.state for t in rest] == [TrialState.COMPLETE] * 2
+    assert "trial 0 was already finished by another process" in caplog.text
+    if objective_raises:
+        assert "trial 0 failed: ValueError: injected after the trial was failed" in caplog.text
+
+
+def test_a_trial_failed_elsewhere_before_it_was_tagged_is_skipped(storage_url: str) -> None:
+    study = _study(storage_url)
+    other = optuna.load_study(study_name="s", storage=open_storage(storage_url))
+
+    class FailingElsewhere(optuna.samplers.RandomSampler):
+        def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            if trial.number == 0:
+                fail_trial(other, trial, "failed while being asked")
+
+    study.sampler = FailingElsewhere(seed=1)
+    ran = run_trials(
+        study,
+        StudyPlan("s", 2, (), "test"),
+        lambda params: _evaluation(),
+        TrialLock(None),
+        space=SPACE,
+        tag="host:abcdef12:1",
+        shutdown=WorkerShutdown(),
+    )
+    assert ran == 2
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.COMPLETE]
+
+
+def test_the_heartbeat_survives_a_busy_database(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One failed heartbeat (here: the database locked by another connection) is logged and
+    the beating goes on; the trial completes instead of turning stale."""
+    path = tmp_path / "study.db"
+    storage = optuna.storages.RDBStorage(
+        f"sqlite:///{path}",
+        engine_kwargs={"connect_args": {"timeout": 0.2}},
+        heartbeat_interval=1,
+        grace_period=30,
+    )
+    optuna.create_study(storage=storage, study_name="s")
+    study = optuna.load_study(study_name="s", storage=storage)
+    caplog.set_level(logging.WARNING)
+
+    def heartbeat(connection: sqlite3.Connection) -> Any:
+        return connection.execute("SELECT heartbeat FROM trial_heartbeats").fetchone()
+
+    def evaluate(params: dict[str, Any]) -> Evaluation:
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN EXCLUSIVE")  # readers and writers wait, then give up
+            wait_until(
+                lambda: "heartbeat of trial 0 failed" in caplog.text,
+                timeout=30,
+                what="a heartbeat failing on the locked database",
+            )
+            other.execute("ROLLBACK")
+            failed_at = heartbeat(other)
+            wait_until(
+                lambda: heartbeat(other) != failed_at,
+                timeout=30,
+                what="a heartbeat recorded after the failure",
+            )
+        finally:
+            other.close()
+        return _evaluation()
+
+    ran = run_trials(
+        study,
+        StudyPlan("s", 1, (), "test"),
+        evaluate,
+        TrialLock(None),
+        space=SPACE,
+        tag="host:abcdef12:1",
+        shutdown=WorkerShutdown(),
+    )
+    assert ran == 1
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE]

@@ -128,7 +128,8 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(
         target = Path("/proc/portfolio-backtester-test/out")  # not writable, even by root
     for command in ("backtest", "optimize"):
         assert main([command, "--output", str(target), "-q"]) == 2
-        assert "--output" in _one_error(capsys) or "cannot write" in capsys.readouterr().err
+        line = _one_error(capsys)
+        assert "--output" in line or "cannot write the run folder" in line
     if kind == "a file":
         assert target.read_text(encoding="utf-8") == "mine"
 
@@ -164,3 +165,30 @@ def test_every_run_on_the_built_in_data_says_they_are_survivors(
 ) -> None:
     assert main(["backtest", "--output", str(tmp_path / "out"), "--no-report", "-q"]) == 0
     assert f"warning: {SURVIVORS_NOTE}" in capsys.readouterr().out
+
+
+def test_a_search_that_would_short_a_long_only_portfolio_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mode = {"type": "categorical", "choices": ["long_flat", "long_short"]}
+    scenario = _scenario(
+        tmp_path,
+        data={"universe": ["AAPL"]},
+        strategy={"name": "sma_crossover"},
+        optimize={"params": {"mode": mode}},
+    )
+    out = tmp_path / "out"
+    assert main(["optimize", "--scenario", str(scenario), "--output", str(out), "-q"]) == 2
+    assert "choice 'long_short'" in _one_error(capsys)
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:////nonexistent-pbt-folder/study.db", "journal:///proc/pbt/journal.log"]
+)
+def test_a_storage_in_a_folder_that_cannot_exist_is_one_error(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["optimize", "--storage", url, "--output", str(out), "-q"]) == 2
+    assert "folder" in _one_error(capsys)
+    assert not out.exists()

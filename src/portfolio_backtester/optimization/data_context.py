@@ -10,7 +10,9 @@ Layout of the private directory::
     daily.npy, monthly.npy, ...     one 2-D (rows, columns) array per frame, Fortran order
     daily.index.npy, ...            numeric labels (dates as int64 ticks since the epoch)
     metadata.json                   labels' kinds, names, units, time zones, text labels
-    owner.json                      pid and host of the parent, to recognise orphans
+    owner.json                      pid, start time, host and machine token of the parent,
+                                    and a unique id, to recognise orphans
+    budget.lock, asking-<worker>    the workers' budget lock, and who holds it (while a run)
 
 Nothing here loads with pickle: ``json`` and ``np.load(allow_pickle=False)`` only, because
 in multi-machine runs these files sit on shared storage.

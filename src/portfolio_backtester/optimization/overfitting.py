@@ -125,7 +125,7 @@ def _study_statistics(
     matrix = np.empty((n_days, len(trials)))
     rebuilt = 0
     for j, trial in enumerate(trials):
-        row = None if recorded is None else recorded.get(plan.name, trial.number)
+        row = None if recorded is None else recorded.get(plan.name, trial.params)
         if row is None or len(row) != n_days:
             row = objective.daily_returns(data, trial.params, plan.windows, plan.period)
             rebuilt += 1

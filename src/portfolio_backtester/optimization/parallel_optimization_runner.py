@@ -2,7 +2,9 @@
 
 The parent writes the data once (``write_data_context``) and gives each worker only the small
 ``OptimizationDataContext``; workers map the files read-only, so N workers cost about one copy
-of the data, and take trials from the shared Optuna study until its budget is spent.
+of the data, and take trials from the shared Optuna study until its budget is spent. The
+parent never maps the files itself: it goes on with the data it was given, so that when it
+deletes the files no process maps them (Windows refuses to delete a mapped file).
 """
 
 from __future__ import annotations
@@ -10,24 +12,31 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
-import os
+import shutil
 import signal
-import socket
+import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+import filelock
 import optuna
 
 from ..config import Scenario
 from ..data import OptimizationData
 from ..errors import OptimizationError, ScenarioError
-from ._ownership import remove_orphaned_data_dirs
-from .data_context import open_data_context, remove_data_context, write_data_context
-from .locks import AdvisoryLock
-from .objective import Evaluation, Objective
+from ._identity import worker_tag
+from ._ownership import DIRECTORY_PREFIX, remove_orphaned_data_dirs, write_marker
+from .capacity import check_memory, resolve_n_jobs
+from .data_context import (
+    open_data_context,
+    remove_data_context,
+    required_bytes,
+    write_data_context,
+)
+from .locks import budget_lock
+from .objective import Objective
 from .outcome import summarize
 from .plan import StudyPlan, plan_studies, validate_optimization
 from .processes import (
@@ -37,30 +46,17 @@ from .processes import (
     watch_parent,
 )
 from .progress import Progress, ProgressReporter
-from .recovery import await_other_hosts, mark_trials_failed
+from .recovery import await_other_hosts, fail_untagged_trials, mark_trials_failed
 from .results import OptimizationDataContext, OptimizationResult
 from .samplers import make_sampler
-from .storage import HeartbeatSettings, is_shared_database, open_storage
-from .trial_loop import TrialLock, WorkerShutdown, run_trials
+from .storage import HeartbeatSettings, open_storage
+from .trial_loop import TrialLock, WorkerShutdown
+from .trial_returns import TrialReturnsReader
+from .worker_run import SamplerFactory, WorkerSettings, run_plans
 
-__all__ = ["ParallelOptimizationRunner", "Progress", "WorkerSettings"]
+__all__ = ["ParallelOptimizationRunner", "Progress", "SamplerFactory", "WorkerSettings"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerSettings:
-    """The small settings a worker needs besides the data context."""
-
-    storage_url: str
-    plans: tuple[StudyPlan, ...]
-    scenario: dict[str, Any]
-    worker_index: int
-    seed: int | None
-    deadline: float | None
-    log_level: int
-    heartbeat: HeartbeatSettings = field(default_factory=HeartbeatSettings)
-    parallel: bool = True
 
 
 @dataclass
@@ -69,7 +65,9 @@ class ParallelOptimizationRunner:
 
     ``n_jobs == 1`` evaluates trials in this process on ``data``; ``n_jobs > 1`` spawns
     workers (the ``spawn`` start method on every OS) that share the data through memory-mapped
-    files and the trial budget through the study storage and a lock.
+    files and the trial budget through the study storage and a lock. ``n_jobs`` is capped at
+    the usable cores unless ``oversubscribe``, and a run whose workers would not fit in the
+    available memory is refused before anything is written.
     """
 
     scenario: Scenario
@@ -85,6 +83,9 @@ class ParallelOptimizationRunner:
     progress_interval_s: float = 1.0
     heartbeat: HeartbeatSettings = field(default_factory=HeartbeatSettings)
     events: list[str] = field(default_factory=list)
+    oversubscribe: bool = False
+    sampler_factory: SamplerFactory = make_sampler
+    """Builds each worker's sampler (a module-level function: workers import it by name)."""
 
     def run(
         self, plans: tuple[StudyPlan, ...] | None = None
@@ -92,9 +93,8 @@ class ParallelOptimizationRunner:
         """Run to the budget; return the result and the data to use afterwards.
 
         ``plans`` are given when joining a study another host created; otherwise the studies
-        are created or resumed here. With workers, the returned data are the parent's
-        memory-mapped view: the caller should drop its own copy so the whole run holds
-        about one copy of the data.
+        are created or resumed here. The returned data are ``self.data``, the parent's only
+        copy: the workers' mapped files are deleted when they have exited.
         """
         started = time.monotonic()
         config = self.scenario.optimize
@@ -105,7 +105,7 @@ class ParallelOptimizationRunner:
         remove_orphaned_data_dirs(self.data_dir)
         trials = self.trials if self.trials is not None else config.trials
         if plans is None:
-            n_jobs = resolve_n_jobs(self.n_jobs, trials)
+            n_jobs = self._n_jobs(trials)
         storage = open_storage(self.storage_url, self.heartbeat)
         if plans is None:
             plans = plan_studies(
@@ -118,11 +118,42 @@ class ParallelOptimizationRunner:
                 events=self.events,
             )
         else:
-            n_jobs = resolve_n_jobs(self.n_jobs, sum(plan.budget for plan in plans))
+            n_jobs = self._n_jobs(sum(plan.budget for plan in plans))
         deadline = None
         timeout = self.timeout if self.timeout is not None else config.timeout
         if timeout is not None:
             deadline = time.time() + timeout
+        data = self.data
+        returns_dir = self._returns_dir(config.overfitting.enabled)
+        try:
+            return self._run_and_summarize(
+                storage, plans, n_jobs, deadline, started, returns_dir
+            ), data
+        finally:
+            if returns_dir is not None:
+                shutil.rmtree(returns_dir, ignore_errors=True)
+
+    def _returns_dir(self, enabled: bool) -> str | None:
+        """A private folder for the trials' daily returns, recognised as an orphan (like a
+        data folder) if this process is killed outright."""
+        if not enabled:
+            return None
+        parent = self.data_dir if self.data_dir is not None else tempfile.gettempdir()
+        path = Path(tempfile.mkdtemp(prefix=f"{DIRECTORY_PREFIX}returns-", dir=parent))
+        write_marker(path)
+        return str(path)
+
+    def _run_and_summarize(
+        self,
+        storage: optuna.storages.BaseStorage,
+        plans: tuple[StudyPlan, ...],
+        n_jobs: int,
+        deadline: float | None,
+        started: float,
+        returns_dir: str | None,
+    ) -> OptimizationResult:
+        config = self.scenario.optimize
+        assert config is not None
         data = self.data
         if n_jobs == 1:
             settings = WorkerSettings(
@@ -135,24 +166,42 @@ class ParallelOptimizationRunner:
                 log_level=logging.getLogger().getEffectiveLevel(),
                 heartbeat=self.heartbeat,
                 parallel=False,
+                sampler_factory=self.sampler_factory,
+                returns_dir=returns_dir,
             )
             with ProgressReporter(
                 self.on_progress, storage, plans, started, self.progress_interval_s
             ).in_thread():
-                _run_plans(settings, self.scenario, data, storage, None, WorkerShutdown())
+                run_plans(
+                    settings, self.scenario, data, storage, TrialLock(None), WorkerShutdown()
+                )
         else:
-            data = self._run_workers(storage, plans, n_jobs, deadline, started)
+            self._run_workers(storage, plans, n_jobs, deadline, started, returns_dir)
         await_other_hosts(storage, [plan.name for plan in plans])
-        result = summarize(
-            Objective(self.scenario),
-            data,
-            storage,
-            plans,
-            n_jobs=n_jobs,
-            elapsed_s=time.monotonic() - started,
-            events=tuple(self.events),
+        recorded = TrialReturnsReader(returns_dir)
+        try:
+            return summarize(
+                Objective(self.scenario),
+                data,
+                storage,
+                plans,
+                n_jobs=n_jobs,
+                elapsed_s=time.monotonic() - started,
+                events=tuple(self.events),
+                recorded=recorded,
+            )
+        finally:
+            recorded.close()  # the maps go before the folder does
+
+    def _n_jobs(self, trials: int) -> int:
+        """The workers this run gets, refused before anything is written if they do not fit
+        in memory."""
+        n_jobs = resolve_n_jobs(
+            self.n_jobs, trials, oversubscribe=self.oversubscribe, events=self.events
         )
-        return result, data
+        in_memory = sum(frame.to_numpy().nbytes for frame in self.data.frames().values())
+        check_memory(n_jobs, required_bytes(self.data), in_memory)
+        return n_jobs
 
     def _run_workers(
         self,
@@ -161,16 +210,16 @@ class ParallelOptimizationRunner:
         n_jobs: int,
         deadline: float | None,
         started: float,
-    ) -> OptimizationData:
+        returns_dir: str | None,
+    ) -> None:
         context_mp = multiprocessing.get_context("spawn")
         context: OptimizationDataContext | None = None
-        workers: list[multiprocessing.process.BaseProcess] = []
+        workers: dict[multiprocessing.process.BaseProcess, WorkerSettings] = {}
+        names = [plan.name for plan in plans]
         config = self.scenario.optimize
         assert config is not None
         try:
             context = write_data_context(self.data, self.data_dir)
-            mapped = open_data_context(context)
-            lock = context_mp.Lock()
             with single_threaded_children():
                 for index in range(n_jobs):
                     settings = WorkerSettings(
@@ -182,27 +231,29 @@ class ParallelOptimizationRunner:
                         deadline=deadline,
                         log_level=logging.getLogger().getEffectiveLevel(),
                         heartbeat=self.heartbeat,
+                        sampler_factory=self.sampler_factory,
+                        returns_dir=returns_dir,
                     )
-                    process = context_mp.Process(
+                    process: multiprocessing.process.BaseProcess = context_mp.Process(
                         target=_optuna_worker,
-                        args=(context, settings, lock),
+                        args=(context, settings),
                         name=f"pbt-worker-{index}",
                     )
                     process.start()
-                    workers.append(process)
+                    workers[process] = settings
             logger.info("started %d workers (spawn)", n_jobs)
-            self._supervise(storage, plans, workers, started)
-            return mapped
+            self._supervise(storage, plans, workers, context, started)
         finally:
-            stop_workers(workers)
-            for worker in workers:
-                if worker.pid is not None:
-                    mark_trials_failed(
-                        storage,
-                        [plan.name for plan in plans],
-                        _worker_tag(worker.pid),
-                        "worker stopped before the trial finished",
-                    )
+            stop_workers(list(workers))
+            for process, settings in workers.items():
+                if process.pid is None:
+                    continue
+                reason = "worker stopped before the trial finished"
+                mark_trials_failed(
+                    storage, names, worker_tag(process.pid, settings.worker_id), reason
+                )
+                if context is not None:
+                    _fail_asked_trial(storage, names, context, settings.worker_id, reason)
             if context is not None:
                 remove_data_context(context)
                 logger.info("removed data directory %s", context.directory)
@@ -211,13 +262,15 @@ class ParallelOptimizationRunner:
         self,
         storage: optuna.storages.BaseStorage,
         plans: tuple[StudyPlan, ...],
-        workers: list[multiprocessing.process.BaseProcess],
+        workers: dict[multiprocessing.process.BaseProcess, WorkerSettings],
+        context: OptimizationDataContext,
         started: float,
     ) -> None:
         """Wait for the workers, failing the trial of any that dies, until all have exited."""
         progress = ProgressReporter(
             self.on_progress, storage, plans, started, self.progress_interval_s
         )
+        names = [plan.name for plan in plans]
         alive = {process.sentinel: process for process in workers}
         failures: list[str] = []
         last_report = 0.0
@@ -229,12 +282,11 @@ class ParallelOptimizationRunner:
                 process.join()
                 if process.exitcode != 0:
                     assert process.pid is not None
-                    lost = mark_trials_failed(
-                        storage,
-                        [plan.name for plan in plans],
-                        _worker_tag(process.pid),
-                        f"worker {process.name} died (exit code {process.exitcode})",
-                    )
+                    worker_id = workers[process].worker_id
+                    reason = f"worker {process.name} died (exit code {process.exitcode})"
+                    tag = worker_tag(process.pid, worker_id)
+                    lost = mark_trials_failed(storage, names, tag, reason)
+                    lost += _fail_asked_trial(storage, names, context, worker_id, reason)
                     message = (
                         f"worker {process.name} (pid {process.pid}) exited with code "
                         f"{process.exitcode}; {lost} running trial(s) marked failed"
@@ -255,81 +307,50 @@ class ParallelOptimizationRunner:
             )
 
 
-def resolve_n_jobs(n_jobs: int, trials: int) -> int:
-    """-1 means every core; 0, or more workers than trials, is a mistake worth saying."""
-    if n_jobs == 0 or n_jobs < -1:
-        raise ScenarioError(f"--n-jobs must be a positive number or -1 (all cores), got {n_jobs}")
-    if n_jobs == -1:
-        return max(1, min(os.cpu_count() or 1, trials))
-    if n_jobs > trials:
-        raise ScenarioError(
-            f"--n-jobs {n_jobs} asks for more workers than the {trials} trials to run; "
-            f"use at most {trials} workers"
-        )
-    return n_jobs
-
-
-def _optuna_worker(
+def _fail_asked_trial(
+    storage: optuna.storages.BaseStorage,
+    names: Sequence[str],
     context: OptimizationDataContext,
-    settings: WorkerSettings,
-    lock: Any,
-) -> None:
+    worker_id: str,
+    reason: str,
+) -> int:
+    """Fail the trial a dead worker was asking for when it died holding the budget lock.
+
+    The system released the lock; the worker's marker file is what is left. Holding the lock,
+    the parent knows no live worker is between asking and tagging, so the one untagged
+    running trial is the dead worker's.
+    """
+    marker = _asking_marker(context.directory, worker_id)
+    if not marker.exists():
+        return 0
+    try:
+        with budget_lock(context.directory, timeout_s=60):
+            lost = fail_untagged_trials(storage, names, f"{reason} while asking for a trial")
+            marker.unlink(missing_ok=True)
+    except filelock.Timeout:
+        logger.warning("could not take the budget lock to fail the trial of %s", reason)
+        return 0
+    return lost
+
+
+def _optuna_worker(context: OptimizationDataContext, settings: WorkerSettings) -> None:
     """Entry point of a spawned worker: map the data, then pull trials until the budget ends."""
     configure_worker_logging(settings.log_level)
     shutdown = WorkerShutdown()
-    # The parent owns Ctrl-C; it stops workers with SIGTERM, which must still run `finally`.
+    # The parent owns Ctrl-C. It stops workers with Process.terminate(): SIGTERM on POSIX,
+    # which must still run `finally`; TerminateProcess on Windows, which runs nothing.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda signum, _frame: shutdown.request_exit(128 + signum))
+    sigterm = getattr(signal, "SIGTERM", None)
+    if sigterm is not None:
+        signal.signal(sigterm, lambda signum, _frame: shutdown.request_exit(128 + signum))
     watch_parent(shutdown)
     data = open_data_context(context)
     scenario = Scenario.model_validate(settings.scenario)
     storage = open_storage(settings.storage_url, settings.heartbeat)
-    _run_plans(settings, scenario, data, storage, lock, shutdown)
+    marker = _asking_marker(context.directory, settings.worker_id)
+    local = TrialLock(budget_lock(context.directory), marker)
+    run_plans(settings, scenario, data, storage, local, shutdown)
 
 
-def _run_plans(
-    settings: WorkerSettings,
-    scenario: Scenario,
-    data: OptimizationData,
-    storage: optuna.storages.BaseStorage,
-    local_lock: Any | None,
-    shutdown: WorkerShutdown,
-) -> None:
-    objective = Objective(scenario)  # metric names, directions and strategy checked once
-    config = objective.config
-    for plan in settings.plans:
-        sampler = make_sampler(config, settings.seed, parallel=settings.parallel)
-        study = optuna.load_study(study_name=plan.name, storage=storage, sampler=sampler)
-        # Workers on other hosts share a database study: the database holds the lock then.
-        shared = is_shared_database(settings.storage_url)
-        lock = AdvisoryLock(settings.storage_url, plan.name) if shared else local_lock
-        try:
-            run_trials(
-                study,
-                plan,
-                _evaluator(objective, data, plan),
-                TrialLock(lock),
-                space=config.params,
-                tag=_worker_tag(os.getpid()),
-                shutdown=shutdown,
-                deadline=settings.deadline,
-            )
-        finally:
-            if isinstance(lock, AdvisoryLock):
-                lock.close()
-
-
-def _evaluator(
-    objective: Objective, data: OptimizationData, plan: StudyPlan
-) -> Callable[[dict[str, Any]], Evaluation]:
-    """The objective on one plan's windows and period."""
-    windowed = replace(data, windows=plan.windows)
-
-    def evaluate(params: dict[str, Any]) -> Evaluation:
-        return objective.evaluate(windowed, params, plan.windows, plan.period)
-
-    return evaluate
-
-
-def _worker_tag(pid: int) -> str:
-    return f"{socket.gethostname()}:{pid}"
+def _asking_marker(directory: str, worker_id: str) -> Path:
+    return Path(directory) / f"asking-{worker_id}"

@@ -14,7 +14,7 @@ from optuna.storages import BaseStorage
 from ..config import OptimizeConfig, Scenario
 from ..data import OptimizationData, WalkForwardWindow, trading_slice
 from ..errors import OptimizationError, ScenarioError
-from ..strategies import get_strategy
+from ..strategies import BaseStrategy, get_strategy
 from ._fingerprint import data_fingerprint
 from .objective import directions
 from .recovery import recover_orphaned_trials
@@ -164,9 +164,32 @@ def validate_optimization(
 ) -> tuple[WalkForwardWindow, ...]:
     """Check everything a study depends on before anything is written; return the windows."""
     config = optimize_config(scenario)
-    validate_space(get_strategy(scenario.strategy.name), config.params)
+    strategy = get_strategy(scenario.strategy.name)
+    validate_space(strategy, config.params)
     directions(config)
+    _refuse_unwanted_shorts(scenario, strategy)
     return data.windows or build_windows(scenario, data)
+
+
+def _refuse_unwanted_shorts(scenario: Scenario, strategy: type[BaseStrategy]) -> None:
+    """A search that would make a long-only portfolio's strategy go short is refused up
+    front: its trials would silently trade only the long leg."""
+    if scenario.portfolio.allow_short:
+        return
+    config = optimize_config(scenario)
+    fixed = dict(scenario.strategy.params)
+    candidates = [("the strategy's parameters", fixed)]
+    for name, spec in config.params.items():
+        for choice in spec.choices or []:
+            candidates.append(
+                (f"optimize.params.{name} choice {choice!r}", {**fixed, name: choice})
+            )
+    for where, params in candidates:
+        if strategy.shorts(strategy.resolve_params(params)):
+            raise ScenarioError(
+                f"{where} makes strategy {strategy.name!r} take short positions but "
+                "portfolio.allow_short is false; allow shorts, or leave that setting out"
+            )
 
 
 def remaining_trials(storage: BaseStorage, plans: tuple[StudyPlan, ...]) -> int:

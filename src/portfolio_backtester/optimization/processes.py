@@ -80,7 +80,11 @@ def single_threaded_children() -> Iterator[None]:
 
 
 def stop_workers(workers: list[multiprocessing.process.BaseProcess]) -> None:
-    """Terminate and reap every worker still alive; escalate to SIGKILL if one hangs."""
+    """Terminate and reap every worker still alive; kill one that has not exited 10 s later.
+
+    ``terminate()`` is SIGTERM on POSIX (the worker's handler fails its trial, then exits)
+    and TerminateProcess on Windows; ``kill()`` SIGKILL or TerminateProcess.
+    """
     for process in workers:
         if process.is_alive():
             process.terminate()

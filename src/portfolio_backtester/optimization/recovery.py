@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import socket
 import time
 import warnings
 from collections.abc import Sequence
@@ -13,14 +12,16 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from ._ownership import pid_alive
+from ._identity import worker_gone
 from .attributes import FAIL_REASON, WORKER
-from .storage import storage_heartbeat
+from .storage import STORAGE_ERRORS, database_now, storage_heartbeat
 
 __all__ = [
+    "StaleTrials",
     "await_other_hosts",
     "fail_stale_trials",
     "fail_trial",
+    "fail_untagged_trials",
     "mark_trials_failed",
     "recover_orphaned_trials",
 ]
@@ -28,41 +29,58 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def fail_stale_trials(study: optuna.Study) -> None:
-    """Fail the running trials of workers that died, on a database with heartbeats.
+class StaleTrials:
+    """Fails the running trials of workers that died, on a database with heartbeats.
 
     Optuna fails those whose heartbeat is older than the grace period, but skips trials with
     no heartbeat at all: those of a worker killed inside ``ask``, before the trial loop
-    recorded the first heartbeat and the worker tag. Such a trial is also failed here once it
-    is older than the grace period (measured on the hosts' clocks).
+    recorded the first heartbeat and the worker tag. Such a trial is failed here once it has
+    been seen untagged for longer than the grace period, measured on the database's clock
+    (the trial's own start time was written by its host's clock, which may differ). The
+    check therefore remembers what it saw: keep one per loop, and call it repeatedly.
     """
-    heartbeat = storage_heartbeat(study._storage)
-    if heartbeat is None:
-        return
-    with warnings.catch_warnings():
-        # Optuna's heartbeat is experimental; we rely on it knowingly.
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
-    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=heartbeat.grace_s)
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        started = trial.datetime_start
-        if WORKER not in trial.user_attrs and started is not None and started < cutoff:
-            fail_trial(study, trial, "its worker died while asking for it")
+
+    def __init__(self) -> None:
+        self._untagged_since: dict[int, datetime.datetime] = {}
+
+    def fail(self, study: optuna.Study) -> None:
+        heartbeat = storage_heartbeat(study._storage)
+        if heartbeat is None:
+            return
+        with warnings.catch_warnings():
+            # Optuna's heartbeat is experimental; we rely on it knowingly.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        now = database_now(study._storage)
+        assert now is not None  # heartbeats live in databases only
+        seen: dict[int, datetime.datetime] = {}
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if WORKER in trial.user_attrs:
+                continue
+            since = self._untagged_since.get(trial._trial_id, now)
+            if (now - since).total_seconds() > heartbeat.grace_s:
+                fail_trial(study, trial, "its worker died while asking for it")
+            else:
+                seen[trial._trial_id] = since
+        self._untagged_since = seen
+
+
+def fail_stale_trials(study: optuna.Study, check: StaleTrials | None = None) -> None:
+    """Fail stale trials now; without ``check``, only those Optuna's heartbeat finds."""
+    (check or StaleTrials()).fail(study)
 
 
 def recover_orphaned_trials(study: optuna.Study) -> int:
-    """Fail running trials whose worker on this host no longer exists.
+    """Fail running trials whose worker on this host's process table no longer exists.
 
     Journal storage has no heartbeat, so a killed run leaves trials running forever;
     RDB storage with a heartbeat fails stale trials itself.
     """
     fail_stale_trials(study)
-    host = socket.gethostname()
     count = 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = str(trial.user_attrs.get(WORKER, ""))
-        worker_host, _, pid = worker.rpartition(":")
-        if worker_host == host and pid.isdigit() and not pid_alive(int(pid)):
+        if worker and worker_gone(worker, trial.datetime_start):
             count += fail_trial(study, trial, f"worker {worker} is gone")
     if count:
         logger.warning(
@@ -84,6 +102,22 @@ def mark_trials_failed(
     return count
 
 
+def fail_untagged_trials(storage: BaseStorage, study_names: Sequence[str], reason: str) -> int:
+    """Fail the running trials that carry no worker tag.
+
+    Call it holding the run's budget lock after a worker died holding it: every live worker
+    of the run tags its trial before it lets go of the lock, so an untagged running trial is
+    the dead worker's, created inside ``ask`` before it could be tagged.
+    """
+    count = 0
+    for name in study_names:
+        study = optuna.load_study(study_name=name, storage=storage)
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if WORKER not in trial.user_attrs:
+                count += fail_trial(study, trial, reason)
+    return count
+
+
 def await_other_hosts(storage: BaseStorage, study_names: Sequence[str]) -> None:
     """Wait until trials other hosts still run have finished or gone stale (then fail them).
 
@@ -93,12 +127,13 @@ def await_other_hosts(storage: BaseStorage, study_names: Sequence[str]) -> None:
     heartbeat = storage_heartbeat(storage)
     if heartbeat is None:
         return
+    stale = StaleTrials()
     deadline = time.monotonic() + heartbeat.grace_s + 2 * heartbeat.interval_s
     while time.monotonic() < deadline:
         running = 0
         for name in study_names:
             study = optuna.load_study(study_name=name, storage=storage)
-            fail_stale_trials(study)
+            stale.fail(study)
             running += len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
         if running == 0:
             return
@@ -110,7 +145,10 @@ def fail_trial(study: optuna.Study, trial: FrozenTrial, reason: str) -> int:
     """Fail one running trial with its reason; 0 if it finished meanwhile, else 1."""
     try:
         study._storage.set_trial_user_attr(trial._trial_id, FAIL_REASON, reason)
-        study.tell(trial.number, state=TrialState.FAIL)
-    except (RuntimeError, ValueError, optuna.exceptions.UpdateFinishedTrialError):
+        study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+    except optuna.exceptions.UpdateFinishedTrialError:
         return 0  # it finished meanwhile
+    except STORAGE_ERRORS as exc:
+        logger.warning("could not fail trial %d (%s): %s", trial.number, reason, exc)
+        return 0
     return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import os
 import warnings
@@ -10,13 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+import sqlalchemy
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from ..errors import OptimizationError
 
 __all__ = [
+    "STORAGE_ERRORS",
     "HeartbeatSettings",
+    "database_now",
     "default_storage_url",
     "is_shared_database",
     "open_storage",
@@ -25,6 +29,14 @@ __all__ = [
 
 HEARTBEAT_INTERVAL_S = 5
 GRACE_PERIOD_S = 20
+
+STORAGE_ERRORS: tuple[type[Exception], ...] = (
+    optuna.exceptions.StorageInternalError,  # what RDB storages make of database errors
+    sqlalchemy.exc.SQLAlchemyError,  # raised outside Optuna's sessions (connecting)
+    OSError,  # the journal file
+)
+"""What a storage raises when it cannot be reached or written: a worker logs these at the
+trial boundary and in its heartbeat, and goes on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +94,23 @@ def open_storage(url: str, heartbeat: HeartbeatSettings | None = None) -> BaseSt
     """
     if url.startswith("journal://"):
         path = Path(url.removeprefix("journal://"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # The open lock works on file systems without symlinks (some network shares).
-        backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # The open lock works on file systems without symlinks (some network shares).
+            backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+        except OSError as exc:
+            raise OptimizationError(
+                f"cannot open the study journal {path}: {exc.strerror or exc}; choose a "
+                "folder you can write to"
+            ) from None
         return JournalStorage(backend)
     if url.startswith("sqlite:"):
+        database = url.removeprefix("sqlite:///")
+        if database and database != ":memory:" and not Path(database).parent.is_dir():
+            raise OptimizationError(
+                f"the folder of the SQLite study file {database} does not exist; create it "
+                "first, or give a path in an existing folder"
+            )
         return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
     if url.startswith("postgresql"):
         if importlib.util.find_spec("psycopg") is None:
@@ -124,3 +148,14 @@ def storage_heartbeat(storage: BaseStorage) -> HeartbeatSettings | None:
     interval = int(rdb.heartbeat_interval)
     grace = rdb.grace_period
     return HeartbeatSettings(interval, int(grace) if grace is not None else 2 * interval)
+
+
+def database_now(storage: BaseStorage) -> datetime.datetime | None:
+    """The database server's clock (naive, as Optuna compares heartbeats), or None for a
+    storage without one. Staleness is measured on it, never across hosts' clocks."""
+    rdb = getattr(storage, "_backend", storage)
+    if not isinstance(rdb, RDBStorage):
+        return None
+    with rdb.engine.connect() as connection:
+        now = connection.execute(sqlalchemy.select(sqlalchemy.func.now())).scalar_one()
+    return now.replace(tzinfo=None) if isinstance(now, datetime.datetime) else None

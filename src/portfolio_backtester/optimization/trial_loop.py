@@ -14,6 +14,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -23,9 +24,9 @@ from ..config import ParamSpace
 from .attributes import EVALUATION, FAIL_REASON, WORKER, trial_evaluation
 from .objective import Evaluation
 from .plan import StudyPlan
-from .recovery import fail_stale_trials
+from .recovery import StaleTrials
 from .space import space_size, suggest
-from .storage import storage_heartbeat
+from .storage import STORAGE_ERRORS, storage_heartbeat
 
 __all__ = ["TrialLock", "WorkerShutdown", "run_trials"]
 
@@ -37,10 +38,15 @@ class TrialLock:
 
     Counting and asking under one lock shared by all workers makes the budget exact:
     Optuna's MaxTrialsCallback checks after the fact and overshoots by up to N - 1.
+
+    ``marker`` is a file of this worker's that exists exactly while it holds the lock: if the
+    worker dies holding it (a SIGKILL inside ``study.ask()``), the file stays, and tells the
+    parent that the dead worker may have left an untagged trial behind.
     """
 
-    def __init__(self, lock: Any | None) -> None:
+    def __init__(self, lock: Any | None, marker: Path | None = None) -> None:
         self._lock = lock
+        self._marker = marker
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
@@ -48,7 +54,14 @@ class TrialLock:
             yield
             return
         with self._lock:
-            yield
+            if self._marker is None:
+                yield
+                return
+            self._marker.touch()
+            try:
+                yield
+            finally:
+                self._marker.unlink(missing_ok=True)
 
 
 class WorkerShutdown:
@@ -102,6 +115,7 @@ def run_trials(
     """
     finite = math.isfinite(space_size(space))
     heartbeat = storage_heartbeat(study._storage)
+    stale = StaleTrials()
     next_stale_check = 0.0
     ran = 0
     while deadline is None or time.time() < deadline:
@@ -110,28 +124,31 @@ def run_trials(
                 # Trials of a host that died are failed here, so the budget is still met.
                 # Once per heartbeat interval is enough: a trial turns stale only after the
                 # grace period, several intervals long.
-                fail_stale_trials(study)
+                stale.fail(study)
                 next_stale_check = time.monotonic() + heartbeat.interval_s
             if len(study.get_trials(deepcopy=False)) >= plan.budget:
                 break
             trial = ask_tagged(study, tag, shutdown, heartbeat=heartbeat is not None)
+        ran += 1
+        if trial is None:
+            continue  # failed by another process before it was tagged; it counts
         with _heartbeat(study, trial, None if heartbeat is None else heartbeat.interval_s):
             _run_trial(study, trial, space, evaluate, finite)
-        ran += 1
     return ran
 
 
 def ask_tagged(
     study: optuna.Study, tag: str, shutdown: WorkerShutdown, *, heartbeat: bool
-) -> Trial:
+) -> Trial | None:
     """A new trial, with its first heartbeat (on a database) and tagged with its worker, so
-    that it can be failed whenever its worker dies.
+    that it can be failed whenever its worker dies; None if another process failed it first.
 
     Optuna counts a running trial as stale only once it has a heartbeat, so the first one is
     recorded straight after the trial exists, not when the trial starts to run. A worker
     exiting because its parent died waits for the tag, and a SIGTERM arriving meanwhile is
     deferred until the trial is tagged, then fails the trial. Only a SIGKILL inside Optuna's
-    ``ask`` itself can still orphan a trial (the stale check fails it after the grace period).
+    ``ask`` itself can still leave an untagged trial: the parent fails it (it finds the dead
+    worker's lock marker), or on a shared database the stale check after the grace period.
     """
     with shutdown.asking():
         with warnings.catch_warnings():
@@ -142,15 +159,19 @@ def ask_tagged(
             if heartbeat:
                 study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
             trial.set_user_attr(WORKER, tag)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            logger.warning(
+                "trial %d was failed by another process before this worker tagged it; "
+                "asking for another",
+                trial.number,
+            )
+            return None
         except BaseException:
-            with contextlib.suppress(Exception):
-                study.tell(trial, state=TrialState.FAIL)
+            _record(study, trial, {}, None, TrialState.FAIL, "not tagged")
             raise
     code = shutdown.take_deferred()
     if code is not None:
-        with contextlib.suppress(Exception):
-            trial.set_user_attr(FAIL_REASON, "interrupted")
-            study.tell(trial, state=TrialState.FAIL)
+        _record(study, trial, {FAIL_REASON: "interrupted"}, None, TrialState.FAIL, "interrupted")
         raise SystemExit(code)
     return trial
 
@@ -166,8 +187,19 @@ def _heartbeat(study: optuna.Study, trial: Trial, interval_s: int | None) -> Ite
     stop = threading.Event()
 
     def beat() -> None:
+        # One failed write (a database restart, a dropped connection) must not end the
+        # beating: the trial would then be failed as stale while it runs.
         while not stop.wait(interval_s):
-            storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+            try:
+                storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+            except STORAGE_ERRORS as exc:
+                logger.warning(
+                    "heartbeat of trial %d failed (%s: %s); trying again in %d s",
+                    trial.number,
+                    type(exc).__name__,
+                    exc,
+                    interval_s,
+                )
 
     thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
     thread.start()
@@ -185,46 +217,84 @@ def _run_trial(
     evaluate: Callable[[dict[str, Any]], Evaluation],
     finite_space: bool,
 ) -> None:
-    """Evaluate one trial; any failure is recorded on the trial with its reason."""
-    finished = False
+    """Evaluate one trial and record its outcome, as Optuna's ``_run_trial`` does: only the
+    objective is caught, and recording it survives a storage that refuses."""
     try:
-        params = suggest(trial, space)
-        earlier = _same_params(study, trial, params) if finite_space else None
-        if earlier is not None:
-            # A discrete space revisits points; reuse the value instead of recomputing it.
-            outcome = {**trial_evaluation(earlier), "duplicate_of": earlier.number}
-            trial.set_user_attr(EVALUATION, outcome)
-            study.tell(trial, earlier.values)
-            finished = True
-            return
-        evaluation = evaluate(params)
-        bad = [v for v in evaluation.values if not math.isfinite(v)]
-        if bad:
-            raise ValueError(
-                f"objective is {bad[0]} (the metric is undefined for these parameters, "
-                "e.g. no trades or no variation in returns)"
-            )
-        outcome = {
-            "window_values": [list(v) for v in evaluation.window_values],
-            "n_trades": evaluation.n_trades,
-            "constraint": list(evaluation.constraint_violations) or [0.0],
-            "feasible": evaluation.feasible,
-        }
-        trial.set_user_attr(EVALUATION, outcome)
-        study.tell(trial, list(evaluation.values))
-        finished = True
+        values, outcome = _objective(study, trial, space, evaluate, finite_space)
     except Exception as exc:  # noqa: BLE001  # the trial boundary: record, never swallow
         reason = f"{type(exc).__name__}: {exc}"
         logger.warning("trial %d failed: %s", trial.number, reason)
-        trial.set_user_attr(FAIL_REASON, reason)
-        study.tell(trial, state=TrialState.FAIL)
-        finished = True
-    finally:
-        if not finished:
-            # SystemExit from SIGTERM, KeyboardInterrupt: leave no trial running.
-            with contextlib.suppress(Exception):
-                trial.set_user_attr(FAIL_REASON, "interrupted")
-                study.tell(trial, state=TrialState.FAIL)
+        _record(study, trial, {FAIL_REASON: reason}, None, TrialState.FAIL, reason)
+        return
+    except BaseException:
+        # SystemExit from SIGTERM, KeyboardInterrupt: leave no trial running.
+        _record(study, trial, {FAIL_REASON: "interrupted"}, None, TrialState.FAIL, "interrupted")
+        raise
+    _record(study, trial, {EVALUATION: outcome}, values, None, "its values")
+
+
+def _objective(
+    study: optuna.Study,
+    trial: Trial,
+    space: Mapping[str, ParamSpace],
+    evaluate: Callable[[dict[str, Any]], Evaluation],
+    finite_space: bool,
+) -> tuple[list[float], dict[str, Any]]:
+    """The trial's values and recorded outcome; raises whatever the objective raises."""
+    params = suggest(trial, space)
+    earlier = _same_params(study, trial, params) if finite_space else None
+    if earlier is not None and earlier.values is not None:
+        # A discrete space revisits points; reuse the value instead of recomputing it.
+        return list(earlier.values), {**trial_evaluation(earlier), "duplicate_of": earlier.number}
+    evaluation = evaluate(params)
+    bad = [v for v in evaluation.values if not math.isfinite(v)]
+    if bad:
+        raise ValueError(
+            f"objective is {bad[0]} (the metric is undefined for these parameters, "
+            "e.g. no trades or no variation in returns)"
+        )
+    outcome = {
+        "window_values": [list(v) for v in evaluation.window_values],
+        "n_trades": evaluation.n_trades,
+        "constraint": list(evaluation.constraint_violations) or [0.0],
+        "feasible": evaluation.feasible,
+    }
+    return list(evaluation.values), outcome
+
+
+def _record(
+    study: optuna.Study,
+    trial: Trial,
+    attributes: Mapping[str, Any],
+    values: list[float] | None,
+    state: TrialState | None,
+    what: str,
+) -> None:
+    """Write the trial's attributes, then tell its values or state.
+
+    A trial already finished by another process (a stale-trial check, the parent) keeps the
+    state recorded there: the worker logs what it would have recorded and goes on. So does a
+    storage that cannot be written: the trial is failed later (stale, or by the parent).
+    """
+    try:
+        for key, value in attributes.items():
+            trial.set_user_attr(key, value)
+        study.tell(trial, values, state=state, skip_if_finished=True)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        logger.warning(
+            "trial %d was already finished by another process (a stale-trial check or the "
+            "parent); its recorded state stands, this worker's outcome (%s) is not recorded",
+            trial.number,
+            what,
+        )
+    except STORAGE_ERRORS as exc:
+        logger.error(
+            "could not record trial %d (%s) in the storage: %s: %s",
+            trial.number,
+            what,
+            type(exc).__name__,
+            exc,
+        )
 
 
 def _same_params(study: optuna.Study, trial: Trial, params: dict[str, Any]) -> FrozenTrial | None:

@@ -3,8 +3,10 @@
 The statistics compare every trial's daily returns on the days it was scored on. Rebuilding
 them afterwards would cost as much as the trials themselves, so each worker appends them as
 it goes to files of its own in a directory the runner creates and removes: raw float64
-rows (``<worker>.f64``) and one JSON line per row (``<worker>.jsonl``: study, trial number,
-offset and length), written after its row so that a line always describes a complete row.
+rows (``<worker>.f64``) and one JSON line per row (``<worker>.jsonl``: study, the trial's
+parameters as canonical JSON, offset and length), written after its row so that a line
+always describes a complete row. Parameters, not trial numbers, identify a row: the
+objective sees only the parameters, and equal parameters give equal returns.
 The parent maps the rows read-only, so N workers' returns cost one copy in the page cache.
 Trials run on other hosts are not here; the statistics rebuild those.
 """
@@ -14,13 +16,14 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["TrialReturnsReader", "TrialReturnsWriter"]
+__all__ = ["TrialReturnsReader", "TrialReturnsWriter", "params_key"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -34,11 +37,16 @@ class TrialReturnsWriter:
         self._index = stem.with_suffix(".jsonl").open("a", encoding="utf-8", newline="\n")
         self._offset = 0
 
-    def append(self, study: str, number: int, returns: FloatArray) -> None:
+    def append(self, study: str, params: Mapping[str, Any], returns: FloatArray) -> None:
         values = np.ascontiguousarray(returns, dtype="<f8")
         self._rows.write(values.tobytes())
         self._rows.flush()
-        line = {"study": study, "number": number, "offset": self._offset, "length": values.size}
+        line = {
+            "study": study,
+            "params": params_key(params),
+            "offset": self._offset,
+            "length": values.size,
+        }
         self._index.write(json.dumps(line) + "\n")
         self._index.flush()
         self._offset += values.size
@@ -49,10 +57,10 @@ class TrialReturnsWriter:
 
 
 class TrialReturnsReader:
-    """Every recorded trial's returns by (study, trial number), mapped read-only."""
+    """Every recorded trial's returns by (study, parameters), mapped read-only."""
 
     def __init__(self, directory: str | os.PathLike[str] | None) -> None:
-        self._rows: dict[tuple[str, int], tuple[Path, int, int]] = {}
+        self._rows: dict[tuple[str, str], tuple[Path, int, int]] = {}
         self._maps: dict[Path, FloatArray] = {}
         if directory is None or not Path(directory).is_dir():
             return
@@ -61,15 +69,15 @@ class TrialReturnsReader:
             for line in index.read_text(encoding="utf-8").splitlines():
                 record = _record(line)
                 if record is not None:
-                    self._rows[(record["study"], record["number"])] = (
+                    self._rows[(record["study"], record["params"])] = (
                         rows,
                         record["offset"],
                         record["length"],
                     )
 
-    def get(self, study: str, number: int) -> FloatArray | None:
+    def get(self, study: str, params: Mapping[str, Any]) -> FloatArray | None:
         """The trial's returns, or None when it was not recorded here (another host)."""
-        found = self._rows.get((study, number))
+        found = self._rows.get((study, params_key(params)))
         if found is None:
             return None
         path, offset, length = found
@@ -88,13 +96,18 @@ class TrialReturnsReader:
         self._maps.clear()
 
 
+def params_key(params: Mapping[str, Any]) -> str:
+    """Parameters as canonical JSON: equal parameter sets give equal keys."""
+    return json.dumps(dict(params), sort_keys=True, default=str)
+
+
 def _record(line: str) -> dict[str, Any] | None:
     """A complete, well-formed index line, or None (a line cut short by a kill)."""
     try:
         record = json.loads(line)
     except ValueError:
         return None
-    keys = {"study": str, "number": int, "offset": int, "length": int}
+    keys = {"study": str, "params": str, "offset": int, "length": int}
     if not isinstance(record, dict) or any(
         not isinstance(record.get(k), t) for k, t in keys.items()
     ):
