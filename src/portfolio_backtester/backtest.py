@@ -126,6 +126,8 @@ def run_backtest(
         # The targets in force on the first day, so the weights file shows the entry too.
         first = weights.iloc[[entry]].set_axis(pd.DatetimeIndex([returns.index[0]]), axis=0)
         in_period = pd.concat([first, in_period])
+    if not scenario.portfolio.allow_short:
+        in_period = in_period.clip(lower=0.0)  # what was traded, not what was asked for
     notes = result_warnings(scenario, weights, simulation.ruined_on)
     for note in notes:  # the command line prints them; a notebook sees them in the log
         logger.info("warning: %s", note)

@@ -192,3 +192,39 @@ def test_a_storage_in_a_folder_that_cannot_exist_is_one_error(
     assert main(["optimize", "--storage", url, "--output", str(out), "-q"]) == 2
     assert "folder" in _one_error(capsys)
     assert not out.exists()
+
+
+def test_negative_targets_of_a_long_only_portfolio_are_clipped_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    """A user strategy that shorts anyway: traded long-only, weights.csv shows what was
+    traded, and the warning counts the clipped weights."""
+    from portfolio_backtester.backtest import run_backtest
+
+    module = tmp_path / "shorting.py"
+    module.write_text(
+        "import numpy as np\n"
+        "from portfolio_backtester.strategies import BaseStrategy\n"
+        "class Shorting(BaseStrategy):\n"
+        "    name = 'shorting'\n"
+        "    description = 'short the first asset, long the second'\n"
+        "    parameters = ()\n"
+        "    def generate_weights(self, data, params):\n"
+        "        w = data.monthly.copy() * 0.0\n"
+        "        w.iloc[:, 0], w.iloc[:, 1] = -0.5, 1.0\n"
+        "        return w.fillna(0.0)\n",
+        encoding="utf-8",
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        result = run_backtest(
+            {
+                "data": {"universe": ["AAPL", "KO"], "start": "2015-01-02", "end": "2016-12-30"},
+                "strategy": {"name": "shorting:Shorting"},
+            }
+        )
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert (result.weights.to_numpy() >= 0).all()
+    assert any("negative target weight(s)" in w for w in result.warnings)
+    assert (result.holdings["AAPL"] == 0.0).all()
