@@ -127,14 +127,10 @@ class Objective:
         """The daily returns a trial is scored on: every day of each window's period, one
         window after another, 0 on days before its first position (what the overfitting
         statistics compare across trials, so every trial has the same days)."""
-        weights = self.strategy_cls().generate_weights(data, self.resolve(params))
-        simulator = PeriodSimulator(self.scenario, data, weights)
-        pieces = []
-        for window in windows:
-            first, last = window_positions(data, window, period)
-            returns = simulator.scoring_outputs(first, last)[0].to_numpy()
-            pieces.append(_padded(returns, last + 1 - first))
-        return np.concatenate(pieces)
+        # The same code path as the trial itself, so a rebuilt row equals a recorded one.
+        daily = self.evaluate(data, params, windows, period).daily_returns
+        assert daily is not None
+        return daily
 
 
 def evaluate_params(

@@ -99,7 +99,6 @@ def summarize(
         best_params=last.params,
         best_values=last.in_sample,
         windows=tuple(window_results),
-        out_of_sample_returns=oos.returns,
         out_of_sample=oos,
         holdout=None
         if holdout is None

@@ -98,8 +98,6 @@ class OptimizationResult:
     pareto_front: tuple[dict[str, Any], ...] = ()
     windows: tuple[WindowResult, ...] = ()
     events: tuple[str, ...] = ()
-    out_of_sample_returns: pd.Series | None = None
-    """The walk-forward's continuous out-of-sample returns (``out_of_sample.returns``)."""
     out_of_sample: PeriodResult | None = None
     """Walk-forward only: the honest estimate. In cv mode every score is in-sample."""
     holdout: PeriodResult | None = None
@@ -110,3 +108,8 @@ class OptimizationResult:
     """Every trial of every study (the run folder's ``trials.csv``)."""
     distributions: dict[str, str] = field(default_factory=dict)
     """Each searched parameter's Optuna distribution as JSON."""
+
+    @property
+    def out_of_sample_returns(self) -> pd.Series | None:
+        """The walk-forward's continuous out-of-sample returns (None in cv mode)."""
+        return None if self.out_of_sample is None else self.out_of_sample.returns
