@@ -33,9 +33,9 @@ class _Terminated(BaseException):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = _parser()
-    args = parser.parse_args(_normalise(list(sys.argv[1:] if argv is None else argv)))
-    if args.command is None:
-        args = parser.parse_args(["backtest", *(_normalise(list(argv or [])))])
+    args = parser.parse_args(
+        _with_command(_normalise(list(sys.argv[1:] if argv is None else argv)))
+    )
     _configure_logging(args.verbose, args.quiet)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -71,69 +71,104 @@ def _normalise(argv: list[str]) -> list[str]:
     return out
 
 
+_COMMANDS = ("backtest", "optimize", "worker", "storage-server", "report", "strategies")
+_GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet", "--debug")
+
+
+def _with_command(argv: list[str]) -> list[str]:
+    """``backtest`` is the default command: insert it after any global options."""
+    for position, arg in enumerate(argv):
+        if arg in _GLOBAL_FLAGS:
+            continue
+        if arg in _COMMANDS or arg in ("-h", "--help", "--version"):
+            return argv
+        return [*argv[:position], "backtest", *argv[position:]]
+    return [*argv, "backtest"]
+
+
+def _global_options(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    """-v, -q and --debug, accepted before the command and after it.
+
+    On the subcommands the defaults are suppressed, so that an option given before the
+    command is not reset by the subcommand's parser.
+    """
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="debug logging"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="only warnings and errors"
+    )
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show tracebacks of errors"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--scenario", type=Path, help="scenario YAML file (default: built-in)")
-    common.add_argument("--output", type=Path, help="output folder (default: results/NAME)")
-    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    common.add_argument(
+    shared = argparse.ArgumentParser(add_help=False)
+    _global_options(shared, default=argparse.SUPPRESS)
+    run = argparse.ArgumentParser(add_help=False)
+    run.add_argument("--scenario", type=Path, help="scenario YAML file (default: built-in)")
+    run.add_argument("--output", type=Path, help="output folder (default: results/NAME)")
+    run.add_argument(
         "--no-report", action="store_true", help="skip report.html (rebuild it with 'report')"
     )
 
     parser = argparse.ArgumentParser(
         prog="portfolio-backtester",
         description="Backtest portfolio strategies and optimise their parameters.",
+        epilog="Without a command, 'backtest' runs. -v, -q and --debug go before or after "
+        "the command.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.set_defaults(command=None, verbose=False, quiet=False, debug=False)
-    commands = parser.add_subparsers(dest="command")
+    _global_options(parser, default=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    backtest = commands.add_parser("backtest", parents=[common], help="run one backtest")
+    backtest = commands.add_parser(
+        "backtest", parents=[shared, run], help="run one backtest (the default command)"
+    )
     backtest.set_defaults(handler=_backtest)
 
     optimize = commands.add_parser(
-        "optimize", parents=[common], help="optimise strategy parameters with Optuna"
+        "optimize", parents=[shared, run], help="optimise strategy parameters with Optuna"
     )
     optimize.add_argument("--trials", type=int, help="trials to add to the study")
     optimize.add_argument("--study-name", help="study name; the same name resumes the study")
     optimize.add_argument("--storage", help="sqlite:///file.db or postgresql://user@host/db")
     optimize.add_argument("--fresh", action="store_true", help="delete the study and start over")
-    optimize.add_argument("--n-jobs", type=int, default=1, help="worker processes (-1: all cores)")
-    optimize.add_argument(
-        "--oversubscribe", action="store_true", help="allow more workers than cores"
-    )
-    optimize.add_argument("--timeout", type=float, help="stop asking for trials after seconds")
-    optimize.add_argument("--data-dir", type=Path, help="where workers' data files go")
+    _worker_options(optimize)
     optimize.set_defaults(handler=_optimize)
 
     worker = commands.add_parser(
         "worker",
-        parents=[common],
-        help="join a study another host started (shared PostgreSQL storage)",
+        parents=[shared],
+        help="join a study another host started (shared storage)",
     )
-    worker.add_argument("--storage", required=True, help="the study's postgresql:// URL")
+    worker.add_argument("--storage", required=True, help="the study's shared storage URL")
     worker.add_argument("--study-name", required=True, help="the study to join")
-    worker.add_argument("--n-jobs", type=int, default=1, help="worker processes (-1: all cores)")
-    worker.add_argument(
-        "--oversubscribe", action="store_true", help="allow more workers than cores"
-    )
-    worker.add_argument("--data-dir", type=Path, help="where workers' data files go")
-    worker.add_argument("--timeout", type=float, help="stop asking for trials after seconds")
+    _worker_options(worker)
     worker.set_defaults(handler=_worker)
 
     report = commands.add_parser(
-        "report", parents=[common], help="rebuild report.html from a finished run's folder"
+        "report", parents=[shared], help="rebuild report.html from a finished run's folder"
     )
     report.add_argument("run_folder", type=Path, help="output folder of a backtest or optimize")
     report.set_defaults(handler=_report)
 
     strategies = commands.add_parser(
-        "strategies", parents=[common], help="list strategies and their parameters"
+        "strategies", parents=[shared], help="list strategies and their parameters"
     )
     strategies.set_defaults(handler=_strategies)
     return parser
+
+
+def _worker_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the commands that start worker processes."""
+    parser.add_argument("--n-jobs", type=int, default=1, help="worker processes (-1: all cores)")
+    parser.add_argument(
+        "--oversubscribe", action="store_true", help="allow more workers than cores"
+    )
+    parser.add_argument("--timeout", type=float, help="stop asking for trials after seconds")
+    parser.add_argument("--data-dir", type=Path, help="where workers' data files go")
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
@@ -184,9 +219,9 @@ def _backtest(args: argparse.Namespace) -> int:
     )
     benchmark = str(result.benchmark_returns.name) if result.benchmark_returns is not None else ""
     print(metrics_table({"Strategy": result.metrics, benchmark: result.benchmark_metrics}))
-    print(f"\nwrote {output}/ (metrics.json, returns.csv, weights.csv, equity.png)")
     if not args.no_report:
-        print(f"report: {build_report(output)}")
+        build_report(output)
+    print(_written(output))
     return 0
 
 
@@ -228,6 +263,7 @@ def _optimize(args: argparse.Namespace) -> int:
         on_progress=None if args.quiet else _ProgressPrinter(),
         heartbeat=HeartbeatSettings.from_environment(),
         oversubscribe=args.oversubscribe,
+        on_event=_print_note,
     )
     result, data = runner.run()
     del runner  # from here on `data` alone holds the market data
@@ -240,8 +276,6 @@ def _optimize(args: argparse.Namespace) -> int:
         f"\n{scenario.name}: {sum(result.trial_states.values())} trials ({states}) "
         f"with {result.n_jobs} worker(s) in {result.elapsed_s:.1f} s"
     )
-    for event in result.events:
-        print(f"note: {event}")
     for warning in backtest.warnings:
         print(f"warning: {warning}")
     benchmark = (
@@ -255,9 +289,9 @@ def _optimize(args: argparse.Namespace) -> int:
         benchmark_name=benchmark,
     )
     print("\n".join(lines))
-    print(f"\nwrote {output}/ (best_params.yaml, trials.csv, metrics.json, returns.csv, …)")
     if not args.no_report:
-        print(f"report: {build_report(output)}")
+        build_report(output)
+    print(_written(output))
     return 0
 
 
@@ -294,6 +328,7 @@ def _worker(args: argparse.Namespace) -> int:
         on_progress=None if args.quiet else _ProgressPrinter(),
         heartbeat=heartbeat,
         oversubscribe=args.oversubscribe,
+        on_event=_print_note,
     )
     del data
     try:
@@ -314,8 +349,19 @@ def _worker(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from .reporting.html import build_report
 
-    print(f"report: {build_report(args.run_folder)}")
+    print(f"wrote {build_report(args.run_folder)}")
     return 0
+
+
+def _print_note(event: str) -> None:
+    print(f"note: {event}", flush=True)
+
+
+def _written(output: Path) -> str:
+    """The end-of-run line: every file the run folder holds, the report first."""
+    names = sorted(f"{path.name}/" if path.is_dir() else path.name for path in output.iterdir())
+    names.sort(key=lambda name: name != "report.html")
+    return f"\nwrote {output}/: {', '.join(names)}"
 
 
 def _strategies(args: argparse.Namespace) -> int:

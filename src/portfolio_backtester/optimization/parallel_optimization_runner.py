@@ -84,6 +84,10 @@ class ParallelOptimizationRunner:
     heartbeat: HeartbeatSettings = field(default_factory=HeartbeatSettings)
     events: list[str] = field(default_factory=list)
     oversubscribe: bool = False
+    on_event: Callable[[str], None] | None = None
+    """Called with each event as it happens (a resumed study, a worker lost), so that a
+    user reads it before the run, not only in the result."""
+    _announced: int = field(default=0, init=False, repr=False)
     sampler_factory: SamplerFactory = make_sampler
     """Builds each worker's sampler (a module-level function: workers import it by name)."""
 
@@ -119,6 +123,7 @@ class ParallelOptimizationRunner:
             )
         else:
             n_jobs = self._n_jobs(sum(plan.budget for plan in plans))
+        self._announce()
         deadline = None
         timeout = self.timeout if self.timeout is not None else config.timeout
         if timeout is not None:
@@ -192,6 +197,13 @@ class ParallelOptimizationRunner:
             )
         finally:
             recorded.close()  # the maps go before the folder does
+
+    def _announce(self) -> None:
+        """Pass the events not yet announced to ``on_event``."""
+        if self.on_event is not None:
+            for event in self.events[self._announced :]:
+                self.on_event(event)
+        self._announced = len(self.events)
 
     def _n_jobs(self, trials: int) -> int:
         """The workers this run gets, refused before anything is written if they do not fit
@@ -293,6 +305,7 @@ class ParallelOptimizationRunner:
                     )
                     logger.warning(message)
                     self.events.append(message)
+                    self._announce()
                     failures.append(message)
             now = time.monotonic()
             if now - last_report >= self.progress_interval_s:

@@ -91,6 +91,7 @@ def plan_studies(
             for k, window in enumerate(windows)
         ]
     plans = []
+    resumed = 0  # trials the studies had before this run
     for name, study_windows, period in specs:
         if fresh:
             with contextlib.suppress(KeyError):
@@ -116,6 +117,7 @@ def plan_studies(
             if events is not None:
                 events.append(message)
             budget = max(int(size), existing)
+        resumed += existing
         study.set_user_attr("scenario_fingerprint", fingerprint)
         study.set_user_attr("data_fingerprint", data_print)
         study.set_user_attr("scenario", scenario.model_dump(mode="json"))
@@ -123,6 +125,15 @@ def plan_studies(
         study.set_user_attr("budget", budget)
         study.set_user_attr("plan", plan.to_dict())
         plans.append(plan)
+    if resumed and events is not None:
+        adds = sum(plan.budget for plan in plans) - resumed
+        which = f" ({len(plans)} window studies): they have" if len(plans) > 1 else ": it has"
+        events.insert(
+            0,
+            f"resuming study {study_name!r}{which} {resumed} trial(s) from earlier runs; this "
+            f"run adds {adds}, to {resumed + adds} in all (--fresh starts over, another "
+            "--study-name starts a new study)",
+        )
     return tuple(plans)
 
 

@@ -1,0 +1,112 @@
+"""Command-line ergonomics: where options may go, what each command offers, what it says."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portfolio_backtester.cli import main
+
+pytestmark = pytest.mark.e2e
+
+SHORT = {
+    "name": "short",
+    "data": {"universe": ["AAPL", "KO", "XOM"], "start": "2012-01-03", "end": "2014-12-31"},
+    "strategy": {"name": "equal_weight"},
+}
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [(["-q"], []), ([], ["-q"]), (["-q"], None), (["-q", "--debug"], ["-v"])],
+    ids=["before", "after", "no-command", "both"],
+)
+def test_global_options_go_before_or_after_the_command(
+    before: list[str],
+    after: list[str] | None,
+    tmp_path: Path,
+    write_scenario: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    scenario = write_scenario(SHORT)
+    rest = ["--scenario", str(scenario), "--output", str(tmp_path / "out"), "--no-report"]
+    argv = [*before, *rest] if after is None else [*before, "backtest", *rest, *after]
+    assert main(argv) == 0
+    expected = logging.DEBUG if "-v" in argv else logging.WARNING
+    assert logging.getLogger().level == expected
+    assert "Sharpe" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "command, absent",
+    [
+        ("strategies", ["--output", "--no-report", "--scenario", "--storage"]),
+        ("report", ["--output", "--no-report", "--scenario", "--trials"]),
+        ("worker", ["--output", "--no-report", "--scenario", "--fresh"]),
+        ("backtest", ["--trials", "--storage", "--n-jobs"]),
+    ],
+)
+def test_each_command_shows_only_its_own_options(
+    command: str, absent: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    shown = capsys.readouterr().out
+    assert "--quiet" in shown and "--debug" in shown
+    for option in absent:
+        assert option not in shown, f"{command} --help lists {option}"
+
+
+def test_a_command_refuses_another_commands_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["strategies", "--output", "x"])
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --output" in capsys.readouterr().err
+
+
+def test_the_end_of_run_line_lists_every_file_written(
+    tmp_path: Path, write_scenario: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["backtest", "--scenario", str(write_scenario(SHORT)), "--output", str(out)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    match = re.fullmatch(r"wrote (.+)/: (.+)", last)
+    assert match is not None, last
+    assert Path(match[1]) == out
+    listed = match[2].split(", ")
+    assert listed[0] == "report.html"
+    on_disk = {p.name + ("/" if p.is_dir() else "") for p in out.iterdir()}
+    assert set(listed) == on_disk and len(listed) == len(on_disk)
+
+
+def test_a_resumed_study_says_so_before_it_runs(
+    tmp_path: Path, write_scenario: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = {
+        **SHORT,
+        "strategy": {"name": "simple_momentum"},
+        "optimize": {
+            "params": {"top_n": {"type": "int", "low": 1, "high": 3}},
+            "sampler": "random",
+            "windows": {"train_days": 252, "test_days": 126},
+            "mode": "cv",
+            "holdout": None,
+        },
+    }
+    scenario = str(write_scenario(document))
+    storage = f"journal:///{(tmp_path / 'study.log').as_posix()}"
+    first = ["optimize", "--scenario", scenario, "--storage", storage, "--no-report", "-q"]
+    assert main([*first, "--trials", "2", "--output", str(tmp_path / "a")]) == 0
+    assert "resuming" not in capsys.readouterr().out
+    assert main([*first, "--trials", "1", "--output", str(tmp_path / "b")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "note: resuming study 'short': it has 2 trial(s) from earlier runs; this run adds 1, "
+        "to 3 in all (--fresh starts over, another --study-name starts a new study)"
+    )
+    assert sum("resuming" in line for line in lines) == 1
