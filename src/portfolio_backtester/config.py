@@ -187,6 +187,8 @@ class WindowsConfig(_Model):
     test_days: int = Field(252, ge=5)
     step_days: int | None = Field(None, ge=1)
     kind: Literal["rolling", "expanding"] = "rolling"
+    embargo_days: int = Field(0, ge=0)
+    """Trading days between each train period's end and its test period's start."""
 
 
 class ConstraintsConfig(_Model):
@@ -267,8 +269,24 @@ class Scenario(_Model):
             payload["optimize"].pop("overfitting", None)
             if payload["optimize"].get("holdout") is None:
                 payload["optimize"].pop("holdout", None)
+        _drop_new_defaults(payload, _NEW_DEFAULTS)
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_NEW_DEFAULTS: dict[str, Any] = {"optimize": {"windows": {"embargo_days": 0}}}
+"""Settings added after studies were first made, at values that change nothing: left out of
+the fingerprint, so that older studies keep resuming."""
+
+
+def _drop_new_defaults(payload: dict[str, Any], defaults: Mapping[str, Any]) -> None:
+    for key, default in defaults.items():
+        value = payload.get(key)
+        if isinstance(default, Mapping):
+            if isinstance(value, dict):
+                _drop_new_defaults(value, default)
+        elif key in payload and value == default:
+            del payload[key]
 
 
 MAX_MESSAGE = 500  # characters of an error message

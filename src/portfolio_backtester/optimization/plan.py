@@ -228,6 +228,7 @@ def build_windows(scenario: Scenario, data: OptimizationData) -> tuple[WalkForwa
         test_days=spec.test_days,
         step_days=spec.step_days,
         kind=spec.kind,
+        embargo_days=spec.embargo_days,
     )
 
 
