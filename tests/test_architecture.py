@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("reporting", ("reporting",)),
     ("applications", ("backtest", "scenarios", "optimization")),
-    ("interface", ("cli", "__main__", "")),
+    ("interface", ("cli", "_terminal", "__main__", "")),
 )
 
 

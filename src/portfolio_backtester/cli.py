@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
-import os
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from . import __version__
+from ._terminal import ProgressPrinter, monte_carlo_lines
 from .errors import PortfolioBacktesterError
 
 __all__ = ["main"]
@@ -126,6 +124,13 @@ def _parser() -> argparse.ArgumentParser:
     backtest = commands.add_parser(
         "backtest", parents=[shared, run], help="run one backtest (the default command)"
     )
+    backtest.add_argument(
+        "--monte-carlo",
+        type=int,
+        metavar="N",
+        help="resample the daily returns N times (stationary bootstrap) for percentiles",
+    )
+    backtest.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo")
     backtest.set_defaults(handler=_backtest)
 
     optimize = commands.add_parser(
@@ -208,8 +213,22 @@ def _backtest(args: argparse.Namespace) -> int:
     output = _output_dir(args, scenario)
     check_output_folder(output)
     result = run_backtest(scenario)
+    simulated = None
+    if args.monte_carlo is not None:
+        from .metrics.monte_carlo import monte_carlo
+
+        simulated = monte_carlo(
+            result.returns,
+            args.monte_carlo,
+            seed=args.seed,
+            risk_free_rate=scenario.portfolio.risk_free_rate,
+        )
     with publishing(output) as staging:
         result.save(staging)
+        if simulated is not None:
+            from .reporting.run_folder import write_monte_carlo
+
+            write_monte_carlo(staging, simulated.to_dict(), simulated.fan)
     print(f"{scenario.name}: {scenario.strategy.name} {_params(result.params)}")
     for warning in result.warnings:
         print(f"warning: {warning}")
@@ -219,6 +238,8 @@ def _backtest(args: argparse.Namespace) -> int:
     )
     benchmark = str(result.benchmark_returns.name) if result.benchmark_returns is not None else ""
     print(metrics_table({"Strategy": result.metrics, benchmark: result.benchmark_metrics}))
+    if simulated is not None:
+        print(monte_carlo_lines(simulated))
     if not args.no_report:
         build_report(output)
     print(_written(output))
@@ -260,7 +281,7 @@ def _optimize(args: argparse.Namespace) -> int:
         fresh=args.fresh,
         data_dir=args.data_dir,
         timeout=args.timeout,
-        on_progress=None if args.quiet else _ProgressPrinter(),
+        on_progress=None if args.quiet else ProgressPrinter(),
         heartbeat=HeartbeatSettings.from_environment(),
         oversubscribe=args.oversubscribe,
         on_event=_print_note,
@@ -325,7 +346,7 @@ def _worker(args: argparse.Namespace) -> int:
         n_jobs=args.n_jobs,
         data_dir=args.data_dir,
         timeout=args.timeout,
-        on_progress=None if args.quiet else _ProgressPrinter(),
+        on_progress=None if args.quiet else ProgressPrinter(),
         heartbeat=heartbeat,
         oversubscribe=args.oversubscribe,
         on_event=_print_note,
@@ -380,40 +401,6 @@ def _params(params: dict[str, Any]) -> str:
     return ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
     )
-
-
-class _ProgressPrinter:
-    """One updating line on a terminal; a plain line every few seconds otherwise."""
-
-    def __init__(self) -> None:
-        self._tty = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
-        self._last = 0.0
-
-    def __call__(self, progress: Any) -> None:
-        done, total = progress.done, max(progress.total, 1)
-        fraction = min(done / total, 1.0)
-        remaining = (progress.elapsed_s / done * (total - done)) if done else math.nan
-        best = "—" if progress.best is None else f"{progress.best:.4f}"
-        text = (
-            f"trials {done}/{total} ({progress.running} running)  best {best}  "
-            f"elapsed {_duration(progress.elapsed_s)}  left {_duration(remaining)}"
-        )
-        if self._tty:
-            width = 24
-            filled = round(fraction * width)
-            bar = "█" * filled + "·" * (width - filled)
-            end = "\n" if done >= total else ""
-            print(f"\r{bar} {text}", end=end, file=sys.stderr, flush=True)
-        elif time.monotonic() - self._last >= 5 or done >= total:
-            self._last = time.monotonic()
-            print(text, file=sys.stderr, flush=True)
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -110,3 +110,32 @@ def test_a_resumed_study_says_so_before_it_runs(
         "to 3 in all (--fresh starts over, another --study-name starts a new study)"
     )
     assert sum("resuming" in line for line in lines) == 1
+
+
+def test_a_monte_carlo_adds_its_percentiles_and_fan_to_the_run_folder(
+    tmp_path: Path, write_scenario: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import pandas as pd
+
+    scenario = str(write_scenario(SHORT))
+    out = tmp_path / "out"
+    argv = ["backtest", "--scenario", scenario, "--output", str(out), "--no-report", "-q"]
+    assert main([*argv, "--monte-carlo", "50", "--seed", "3"]) == 0
+    assert "Monte Carlo: 50 stationary-bootstrap paths" in capsys.readouterr().out
+    summary = json.loads((out / "metrics.json").read_text())["monte_carlo"]
+    assert summary["paths"] == 50 and summary["seed"] == 3
+    for name in ("CAGR", "Sharpe", "Max Drawdown"):
+        band = summary["percentiles"][name]
+        assert list(band) == ["p5", "p25", "p50", "p75", "p95"]
+        assert band["p5"] <= band["p50"] <= band["p95"]
+    fan = pd.read_csv(out / "monte_carlo.csv", index_col="date")
+    returns = pd.read_csv(out / "returns.csv", index_col="date")
+    assert len(fan) == len(returns)
+
+    refused = tmp_path / "refused"
+    argv = ["backtest", "--scenario", scenario, "--output", str(refused), "--no-report"]
+    assert main([*argv, "--monte-carlo", "3"]) == 2
+    assert "at least 10 paths" in capsys.readouterr().err
+    assert not refused.exists()

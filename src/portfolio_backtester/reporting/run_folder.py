@@ -329,6 +329,18 @@ def _param(value: Any, distribution: optuna.distributions.BaseDistribution) -> A
     return float(value)
 
 
+def write_monte_carlo(directory: Path, summary: Mapping[str, Any], fan: pd.DataFrame) -> Path:
+    """Add a Monte Carlo's percentiles to metrics.json and its equity fan as
+    monte_carlo.csv (growth of 1, pointwise percentiles per day)."""
+    metrics_path = directory / BACKTEST_FILES[0]
+    document = json.loads(metrics_path.read_text(encoding="utf-8"))
+    document["monte_carlo"] = _plain(dict(summary))
+    _write_json(metrics_path, document)
+    path = directory / "monte_carlo.csv"
+    fan.rename_axis("date").to_csv(path, date_format="%Y-%m-%d")
+    return path
+
+
 def _write_json(path: Path, value: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
 
