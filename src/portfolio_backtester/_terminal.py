@@ -6,12 +6,15 @@ import math
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .metrics.monte_carlo import MonteCarloResult
 
 __all__ = ["ProgressPrinter", "monte_carlo_lines"]
 
 
-def monte_carlo_lines(simulated: Any) -> str:
+def monte_carlo_lines(simulated: MonteCarloResult) -> str:
     """The Monte Carlo's percentiles beside the run's own figures."""
     lines = [
         f"\nMonte Carlo: {simulated.paths} stationary-bootstrap paths of the daily returns "

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from matplotlib.figure import Figure
 
+    from .metrics.monte_carlo import MonteCarloResult
+
 __all__ = [
     "SURVIVORS_NOTE",
     "BacktestResult",
@@ -69,8 +71,9 @@ class BacktestResult:
         title = f"{self.scenario.name}: {name}"
         return equity_figure(self.returns, self.benchmark_returns, title=title, label=name)
 
-    def save(self, directory: Path) -> None:
-        """Write metrics.json, returns.csv, weights.csv and equity.png into ``directory``."""
+    def save(self, directory: Path, *, monte_carlo: MonteCarloResult | None = None) -> None:
+        """Write metrics.json, returns.csv, weights.csv and equity.png into ``directory``,
+        and a Monte Carlo of this result if one is given."""
         from .reporting.run_folder import write_backtest_run
 
         write_backtest_run(
@@ -85,6 +88,7 @@ class BacktestResult:
             metrics=self.metrics,
             benchmark_metrics=self.benchmark_metrics,
             warnings=self.warnings,
+            monte_carlo=monte_carlo,
         )
 
 

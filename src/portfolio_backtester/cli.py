@@ -10,7 +10,7 @@ import argparse
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -30,10 +30,9 @@ class _Terminated(BaseException):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    parser = _parser()
-    args = parser.parse_args(
-        _with_command(_normalise(list(sys.argv[1:] if argv is None else argv)))
-    )
+    parser, commands = _parser()
+    given = _normalise(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(_with_command(given, commands))
     _configure_logging(args.verbose, args.quiet)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -69,16 +68,15 @@ def _normalise(argv: list[str]) -> list[str]:
     return out
 
 
-_COMMANDS = ("backtest", "optimize", "worker", "storage-server", "report", "strategies")
 _GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet", "--debug")
 
 
-def _with_command(argv: list[str]) -> list[str]:
+def _with_command(argv: list[str], commands: Iterable[str]) -> list[str]:
     """``backtest`` is the default command: insert it after any global options."""
     for position, arg in enumerate(argv):
         if arg in _GLOBAL_FLAGS:
             continue
-        if arg in _COMMANDS or arg in ("-h", "--help", "--version"):
+        if arg in commands or arg in ("-h", "--help", "--version"):
             return argv
         return [*argv[:position], "backtest", *argv[position:]]
     return [*argv, "backtest"]
@@ -101,7 +99,8 @@ def _global_options(parser: argparse.ArgumentParser, *, default: Any) -> None:
     )
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, Collection[str]]:
+    """The parser and the names of its commands."""
     shared = argparse.ArgumentParser(add_help=False)
     _global_options(shared, default=argparse.SUPPRESS)
     run = argparse.ArgumentParser(add_help=False)
@@ -163,7 +162,7 @@ def _parser() -> argparse.ArgumentParser:
         "strategies", parents=[shared], help="list strategies and their parameters"
     )
     strategies.set_defaults(handler=_strategies)
-    return parser
+    return parser, commands.choices.keys()
 
 
 def _worker_options(parser: argparse.ArgumentParser) -> None:
@@ -224,11 +223,7 @@ def _backtest(args: argparse.Namespace) -> int:
             risk_free_rate=scenario.portfolio.risk_free_rate,
         )
     with publishing(output) as staging:
-        result.save(staging)
-        if simulated is not None:
-            from .reporting.run_folder import write_monte_carlo
-
-            write_monte_carlo(staging, simulated.to_dict(), simulated.fan)
+        result.save(staging, monte_carlo=simulated)
     print(f"{scenario.name}: {scenario.strategy.name} {_params(result.params)}")
     for warning in result.warnings:
         print(f"warning: {warning}")

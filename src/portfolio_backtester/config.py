@@ -267,16 +267,15 @@ class Scenario(_Model):
             # Statistics read the trials, they do not change them; no holdout is how studies
             # were made before holdouts existed, and they keep resuming.
             payload["optimize"].pop("overfitting", None)
-            if payload["optimize"].get("holdout") is None:
-                payload["optimize"].pop("holdout", None)
         _drop_new_defaults(payload, _NEW_DEFAULTS)
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_NEW_DEFAULTS: dict[str, Any] = {"optimize": {"windows": {"embargo_days": 0}}}
+_NEW_DEFAULTS: dict[str, Any] = {"optimize": {"holdout": None, "windows": {"embargo_days": 0}}}
 """Settings added after studies were first made, at values that change nothing: left out of
-the fingerprint, so that older studies keep resuming."""
+the fingerprint, so that older studies keep resuming (no holdout is how studies were made
+before holdouts existed)."""
 
 
 def _drop_new_defaults(payload: dict[str, Any], defaults: Mapping[str, Any]) -> None:

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import pandas as pd
@@ -24,6 +24,9 @@ from ..config import Scenario
 from ..errors import DataError
 from ..optimization.results import OptimizationResult, PeriodResult
 from .plots import equity_figure
+
+if TYPE_CHECKING:
+    from ..metrics.monte_carlo import MonteCarloResult
 
 __all__ = [
     "BACKTEST_FILES",
@@ -71,8 +74,13 @@ def write_backtest_run(
     metrics: Mapping[str, float],
     benchmark_metrics: Mapping[str, float] | None,
     warnings: Sequence[str] = (),
+    monte_carlo: MonteCarloResult | None = None,
 ) -> list[Path]:
-    """metrics.json, returns.csv, weights.csv, equity.png and run.json; the paths written."""
+    """metrics.json, returns.csv, weights.csv, equity.png and run.json; the paths written.
+
+    With a Monte Carlo, its percentiles go into metrics.json and the pointwise percentiles of
+    its equity paths (growth of 1) into monte_carlo.csv.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     summary = {
         "scenario": scenario.name,
@@ -84,6 +92,8 @@ def write_backtest_run(
         "benchmark_metrics": _finite(benchmark_metrics or {}),
         "warnings": list(warnings),
     }
+    if monte_carlo is not None:
+        summary["monte_carlo"] = _plain(monte_carlo.to_dict())
     paths = [directory / name for name in BACKTEST_FILES]
     _write_json(paths[0], summary)
     columns = {"portfolio": returns}
@@ -97,6 +107,9 @@ def write_backtest_run(
     figure = equity_figure(returns, benchmark_returns, title=title, label=scenario.strategy.name)
     figure.savefig(paths[3], dpi=110)
     _write_json(paths[4], {"kind": "backtest", "scenario": scenario.model_dump(mode="json")})
+    if monte_carlo is not None:
+        paths.append(directory / "monte_carlo.csv")
+        monte_carlo.fan.rename_axis("date").to_csv(paths[-1], date_format="%Y-%m-%d")
     return paths
 
 
@@ -327,18 +340,6 @@ def _param(value: Any, distribution: optuna.distributions.BaseDistribution) -> A
     if isinstance(distribution, optuna.distributions.IntDistribution):
         return int(value)
     return float(value)
-
-
-def write_monte_carlo(directory: Path, summary: Mapping[str, Any], fan: pd.DataFrame) -> Path:
-    """Add a Monte Carlo's percentiles to metrics.json and its equity fan as
-    monte_carlo.csv (growth of 1, pointwise percentiles per day)."""
-    metrics_path = directory / BACKTEST_FILES[0]
-    document = json.loads(metrics_path.read_text(encoding="utf-8"))
-    document["monte_carlo"] = _plain(dict(summary))
-    _write_json(metrics_path, document)
-    path = directory / "monte_carlo.csv"
-    fan.rename_axis("date").to_csv(path, date_format="%Y-%m-%d")
-    return path
 
 
 def _write_json(path: Path, value: Mapping[str, Any]) -> None:
