@@ -1,8 +1,12 @@
-"""The contract every registered strategy keeps; registering a strategy gets it tested here."""
+"""The contract every registered strategy keeps; registering a strategy gets it tested here.
+
+The example of a strategy of one's own (``examples/strategies``) is held to it too.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -22,6 +26,12 @@ from portfolio_backtester.strategies import (
 from portfolio_backtester.strategies._base import REBALANCE_FREQUENCIES
 
 NAMES = strategy_names()
+EXAMPLE = "momentum_vol_target:MomentumVolTarget"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "strategies"
+CLASSES: dict[str, type[BaseStrategy]] = {
+    **{name: get_strategy(name) for name in NAMES},
+    EXAMPLE: get_strategy(EXAMPLE, EXAMPLES),
+}
 DataBuilder = Callable[[pd.DataFrame], OptimizationData]
 
 # Constraints between parameters that the ranges alone cannot express.
@@ -30,9 +40,9 @@ VALID_COMBINATIONS: dict[str, Callable[[Mapping[str, Any]], bool]] = {
 }
 
 
-@pytest.fixture(params=NAMES)
+@pytest.fixture(params=sorted(CLASSES))
 def strategy(request: pytest.FixtureRequest) -> BaseStrategy:
-    return get_strategy(request.param)()
+    return CLASSES[request.param]()
 
 
 def parameter_values(parameter: Parameter) -> st.SearchStrategy[Any]:
@@ -55,8 +65,8 @@ def parameter_sets(cls: type[BaseStrategy]) -> st.SearchStrategy[dict[str, Any]]
     return sets.filter(valid) if valid else sets
 
 
-def check_weights(weights: pd.DataFrame, data: OptimizationData) -> None:
-    """Shape, labels, dtype, finiteness, no weight without a price, gross exposure <= 1."""
+def check_weights(weights: pd.DataFrame, data: OptimizationData, max_gross: float = 1.0) -> None:
+    """Shape, labels, dtype, finiteness, no weight without a price, gross exposure capped."""
     assert isinstance(weights.index, pd.DatetimeIndex)
     assert weights.index.isin(data.daily.index).all()
     assert weights.index.is_monotonic_increasing and weights.index.is_unique
@@ -67,11 +77,13 @@ def check_weights(weights: pd.DataFrame, data: OptimizationData) -> None:
     assert np.isfinite(values).all()
     unpriced = data.daily.loc[weights.index].isna().to_numpy()
     assert (values[unpriced] == 0.0).all()
-    assert (np.abs(values).sum(axis=1) <= 1.0 + 1e-12).all()
+    assert (np.abs(values).sum(axis=1) <= max_gross + 1e-12).all()
 
 
-def test_registry_name_matches_class(strategy: BaseStrategy) -> None:
-    assert type(strategy) is get_strategy(strategy.name)
+@pytest.mark.parametrize("name", NAMES)
+def test_registry_name_matches_class(name: str) -> None:
+    strategy = get_strategy(name)
+    assert strategy.name == name
     assert strategy.description and "\n" not in strategy.description
 
 
@@ -84,13 +96,17 @@ def test_parameter_specs_are_complete(strategy: BaseStrategy) -> None:
         if p.kind in ("int", "float"):
             assert p.low is not None and p.high is not None
             assert p.low <= p.default <= p.high
+            assert p.min is not None, "a real limit is declared (top_n >= 1, a window >= 2)"
         if p.kind == "int":
             assert isinstance(p.default, int)
         if p.kind == "categorical":
             assert p.choices and p.default in p.choices
     if "rebalance" in names:
         (rebalance,) = (p for p in strategy.parameters if p.name == "rebalance")
-        assert rebalance.choices == REBALANCE_FREQUENCIES
+        assert rebalance.choices is not None
+        assert set(rebalance.choices) <= set(REBALANCE_FREQUENCIES)
+        if strategy.name in NAMES:
+            assert rebalance.choices == REBALANCE_FREQUENCIES
 
 
 def test_defaults_resolve(strategy: BaseStrategy) -> None:
@@ -178,18 +194,28 @@ def test_unknown_parameter_is_refused_with_a_suggestion(
         strategy.generate_weights(late_listing, {typo: strategy.parameters[0].default})
 
 
-def test_out_of_range_values_are_refused(strategy: BaseStrategy) -> None:
+def test_values_past_a_limit_are_refused(strategy: BaseStrategy) -> None:
     for p in strategy.parameters:
-        if p.high is not None:
-            with pytest.raises(ScenarioError, match=p.name):
-                strategy.resolve_params({p.name: p.high * 2 + 1})
+        for limit, step, word in ((p.min, -1, "at least"), (p.max, 1, "at most")):
+            if limit is not None:
+                with pytest.raises(ScenarioError, match=f"'{p.name}': must be {word}"):
+                    strategy.resolve_params({p.name: limit + step})
+
+
+def test_values_past_the_search_range_are_accepted(strategy: BaseStrategy) -> None:
+    """The declared range only suggests where to search: top_n = 200 on 2,000 assets is fine."""
+    for p in strategy.parameters:
+        if p.high is not None and (p.max is None or p.max > p.high):
+            beyond = p.high * 10 if p.max is None else (p.high + p.max) / 2
+            value = int(beyond) if p.kind == "int" else beyond
+            assert strategy.resolve_params({p.name: value})[p.name] == value
 
 
 # A five-year slice keeps the property test fast while the late listing (2000) is inside it.
 SLICE = slice("1997-01-01", "2001-12-31")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(CLASSES))
 def test_weights_ignore_prices_after_rebalance_date(
     name: str, late_listing_prices: pd.DataFrame, make_data: DataBuilder
 ) -> None:
@@ -197,7 +223,7 @@ def test_weights_ignore_prices_after_rebalance_date(
 
     t is mostly a rebalance date with a position, where a peek at t + 1 would show.
     """
-    cls = get_strategy(name)
+    cls = CLASSES[name]
     prices = late_listing_prices.loc[SLICE]
     original = make_data(prices)
 
@@ -206,7 +232,8 @@ def test_weights_ignore_prices_after_rebalance_date(
     def check(params: dict[str, Any], seed: int, draw: st.DataObject) -> None:
         strategy = cls()
         before = strategy.generate_weights(original, params)
-        check_weights(before, original)
+        max_gross = max(1.0, params.get("max_leverage", 1.0))
+        check_weights(before, original, max_gross)
         invested = before.index[(before.to_numpy() != 0.0).any(axis=1)]
         candidates = prices.index.get_indexer(invested[invested < prices.index[-1]]).tolist()
         any_row = st.integers(0, len(prices) - 2)
@@ -218,7 +245,7 @@ def test_weights_ignore_prices_after_rebalance_date(
         changed[later, rng.random(prices.shape[1]) < 0.2] = np.nan
         future = make_data(pd.DataFrame(changed, index=prices.index, columns=prices.columns))
         after = strategy.generate_weights(future, params)
-        check_weights(after, future)
+        check_weights(after, future, max_gross)
         cut_date = prices.index[cut]
         pd.testing.assert_frame_equal(
             after.loc[:cut_date], before.loc[:cut_date], check_exact=True

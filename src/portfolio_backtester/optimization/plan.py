@@ -175,7 +175,7 @@ def validate_optimization(
 ) -> tuple[WalkForwardWindow, ...]:
     """Check everything a study depends on before anything is written; return the windows."""
     config = optimize_config(scenario)
-    strategy = get_strategy(scenario.strategy.name)
+    strategy = get_strategy(scenario.strategy.name, scenario.strategy.folder)
     validate_space(strategy, config.params)
     directions(config)
     _refuse_unwanted_shorts(scenario, strategy)

@@ -1,4 +1,8 @@
-"""The search space: scenario ranges checked against the strategy, turned into Optuna calls."""
+"""The search space: a scenario's ranges checked against the strategy, turned into Optuna calls.
+
+A range must keep the parameter's limits (``min``, ``max``, ``choices``); the range a
+strategy declares (``low``, ``high``) only suggests where to search, and a range may go past it.
+"""
 
 from __future__ import annotations
 
@@ -36,18 +40,22 @@ def validate_space(strategy: type[BaseStrategy], space: Mapping[str, ParamSpace]
             raise ScenarioError(
                 f"optimize.params.{name}: {name!r} is an int parameter; use type: int"
             )
-        for value in _values_to_check(spec):
-            parameter.validate(value, strategy.name)
+        for key, value in _values_to_check(spec):
+            try:
+                parameter.validate(value, strategy.name)
+            except ScenarioError as error:
+                raise ScenarioError(f"optimize.params.{name}.{key}: {error}") from None
 
 
-def _values_to_check(spec: ParamSpace) -> list[Any]:
+def _values_to_check(spec: ParamSpace) -> list[tuple[str, Any]]:
+    """The values that bound a searched range, each with its key in the optimize section."""
     if spec.type == "categorical":
-        return list(spec.choices or [])
+        return [("choices", choice) for choice in spec.choices or []]
     low, high = spec.low, spec.high
     assert low is not None and high is not None
     if spec.type == "int":
-        return [int(low), int(high)]
-    return [float(low), float(high)]
+        return [("low", int(low)), ("high", int(high))]
+    return [("low", float(low)), ("high", float(high))]
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, ParamSpace]) -> dict[str, Any]:

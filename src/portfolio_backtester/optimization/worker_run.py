@@ -15,6 +15,7 @@ import optuna
 
 from ..config import OptimizeConfig, Scenario
 from ..data import OptimizationData
+from ..strategies import check_importable_by_workers
 from ._identity import new_worker_id, worker_tag
 from .locks import AdvisoryLock
 from .objective import Evaluation, Objective
@@ -52,6 +53,10 @@ class WorkerSettings:
     sampler_factory: SamplerFactory = make_sampler
     returns_dir: str | None = None
     """Where the worker records each trial's daily returns (``trial_returns``), if anywhere."""
+
+    def __post_init__(self) -> None:
+        if self.parallel:  # refused in the parent: a worker could only die on it
+            check_importable_by_workers(str(self.scenario["strategy"]["name"]))
 
 
 def run_plans(

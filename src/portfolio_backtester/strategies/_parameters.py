@@ -25,6 +25,7 @@ def top_n_parameter() -> Parameter:
         low=1,
         high=20,
         step=1,
+        min=1,
         doc="number of assets held, equally weighted (fewer when fewer have a score)",
     )
 
@@ -38,6 +39,7 @@ def lookback_days_parameter() -> Parameter:
         low=20,
         high=252,
         step=1,
+        min=2,
         doc="trading days of daily returns in the volatility estimate",
     )
 
@@ -52,6 +54,7 @@ def momentum_parameters() -> tuple[Parameter, ...]:
             low=1,
             high=24,
             step=1,
+            min=1,
             doc="months (of 21 trading days) over which the score is measured",
         ),
         Parameter(
@@ -61,6 +64,7 @@ def momentum_parameters() -> tuple[Parameter, ...]:
             low=0,
             high=3,
             step=1,
+            min=0,
             doc="most recent months (of 21 trading days) left out, against short-term reversal",
         ),
         top_n_parameter(),

@@ -1,12 +1,18 @@
 """The strategies a scenario can name: an explicit table, so what is available is plain to read.
 
-A strategy of one's own needs no registration: name it as ``"module:ClassName"`` and it
-is imported from the Python path when asked for.
+A strategy of one's own needs no registration: name it as ``"module:ClassName"``. The module
+is looked for in the scenario's folder first, then on the Python path. One found in the folder
+is imported by its path under its own name (``sys.path`` is left alone), so that every later
+import of that name, and pickle, finds the same module; a spawned worker or a joining host
+does the same from the folder recorded in the scenario.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
+from pathlib import Path
 
 from ..errors import ScenarioError, did_you_mean
 from ._base import BaseStrategy
@@ -19,7 +25,13 @@ from .sharpe_momentum import SharpeMomentumStrategy
 from .simple_momentum import SimpleMomentumStrategy
 from .sma_crossover import SmaCrossoverStrategy
 
-__all__ = ["STRATEGIES", "get_strategy", "is_builtin", "strategy_names"]
+__all__ = [
+    "STRATEGIES",
+    "check_importable_by_workers",
+    "get_strategy",
+    "is_builtin",
+    "strategy_names",
+]
 
 STRATEGIES: dict[str, type[BaseStrategy]] = {
     "buy_and_hold": BuyAndHoldStrategy,
@@ -33,21 +45,35 @@ STRATEGIES: dict[str, type[BaseStrategy]] = {
 }
 
 
-def get_strategy(name: str) -> type[BaseStrategy]:
-    """The strategy class registered as ``name``, or the one a ``"module:ClassName"`` names.
+def get_strategy(name: str, folder: str | Path | None = None) -> type[BaseStrategy]:
+    """The strategy class registered as ``name``, or the one a ``"module:ClassName"`` names,
+    its module looked for in ``folder`` (the scenario's ``strategy.folder``) first.
 
     A ScenarioError says what is wrong and lists the registered names.
     """
     if name in STRATEGIES:
         return STRATEGIES[name]
     if ":" in name:
-        return _import_strategy(name)
+        return _import_strategy(name, None if folder is None else Path(folder))
     raise ScenarioError(
         f"unknown strategy {name!r}"
         + did_you_mean(name, STRATEGIES)
         + f"; available strategies: {', '.join(strategy_names())}"
         + " (or give your own as 'module:ClassName')"
     )
+
+
+def check_importable_by_workers(name: str) -> None:
+    """Refuse, before any worker starts, a strategy that a spawned process cannot import: a
+    class defined in a notebook or an interactive session (``__main__`` without a file)."""
+    module_name = name.partition(":")[0]
+    main = sys.modules.get("__main__")
+    if module_name == "__main__" and getattr(main, "__file__", None) is None:
+        raise ScenarioError(
+            f"strategy {name!r} is defined in a notebook or an interactive session, which "
+            "worker processes cannot import; move the class into a module file (such as "
+            "my_strategies.py beside the notebook) and import it from there, or use n_jobs=1"
+        )
 
 
 def is_builtin(strategy: type[BaseStrategy]) -> bool:
@@ -60,10 +86,12 @@ def strategy_names() -> list[str]:
     return sorted(STRATEGIES)
 
 
-def _import_strategy(path: str) -> type[BaseStrategy]:
+def _import_strategy(path: str, folder: Path | None) -> type[BaseStrategy]:
     module_name, _, class_name = path.partition(":")
     if not module_name or not class_name:
         raise ScenarioError(f"strategy {path!r}: expected 'module:ClassName'")
+    if folder is not None:
+        _import_from_folder(path, module_name, folder)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
@@ -72,19 +100,56 @@ def _import_strategy(path: str) -> type[BaseStrategy]:
         missing = error.name or ""
         if module_name != missing and not module_name.startswith(missing + "."):
             raise
+        beside = "" if folder is None else f"in {folder} (the scenario's folder) nor "
         raise ScenarioError(
-            f"strategy {path!r}: no module named {missing!r}; "
-            "is its folder on PYTHONPATH (and in every worker's environment)?"
+            f"strategy {path!r}: no module named {missing!r} {beside}on the Python path; put "
+            f"{missing.partition('.')[0]}.py beside the scenario file, or its folder on "
+            "PYTHONPATH (in every worker's environment too)"
         ) from None
-    found = getattr(module, class_name, None)
+    found: object = module
+    for part in class_name.split("."):  # a nested class: Outer.Inner
+        found = getattr(found, part, None)
     if not (isinstance(found, type) and issubclass(found, BaseStrategy)):
         candidates = [
             key
             for key, value in vars(module).items()
             if isinstance(value, type) and issubclass(value, BaseStrategy)
         ]
+        where = ""
+        if module_name == "__main__":
+            where = " (this process's __main__, not the one that defined the class)"
         raise ScenarioError(
-            f"strategy {path!r}: module {module_name!r} has no BaseStrategy subclass "
+            f"strategy {path!r}: module {module_name!r}{where} has no BaseStrategy subclass "
             f"{class_name!r}" + did_you_mean(class_name, candidates)
         )
     return found
+
+
+def _import_from_folder(path: str, module_name: str, folder: Path) -> None:
+    """Import the top-level module of ``module_name`` from ``folder`` by its file, under its
+    own name, when it is there: a module file, or a package (a folder with ``__init__.py``)."""
+    top = module_name.partition(".")[0]
+    files = [f for f in (folder / top / "__init__.py", folder / f"{top}.py") if f.is_file()]
+    if not files:
+        return
+    file = files[0]
+    loaded = sys.modules.get(top)
+    if loaded is not None:
+        origin = getattr(loaded, "__file__", None)
+        if origin is None or Path(origin).resolve() != file.resolve():
+            raise ScenarioError(
+                f"strategy {path!r}: {file} cannot be imported as {top!r}, a module of that "
+                f"name is already imported (from {origin or 'the interpreter'}); rename "
+                f"{file.name if file.name != '__init__.py' else file.parent.name}"
+            )
+        return
+    package = [str(file.parent)] if file.name == "__init__.py" else None
+    spec = importlib.util.spec_from_file_location(top, file, submodule_search_locations=package)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[top] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[top]  # a failed import leaves nothing behind, as `import` does
+        raise

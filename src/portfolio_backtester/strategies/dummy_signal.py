@@ -34,6 +34,8 @@ class DummySignalStrategy(BaseStrategy):
             low=0.001,
             high=0.5,
             log=True,
+            min=0.0,
+            max=1.0,
             doc="daily probability that a flat asset goes long (mean flat spell 1/p days)",
         ),
         Parameter(
@@ -43,6 +45,8 @@ class DummySignalStrategy(BaseStrategy):
             low=0.001,
             high=0.5,
             log=True,
+            min=0.0,
+            max=1.0,
             doc="daily probability that a long asset exits (mean holding 1/p days)",
         ),
         Parameter(
@@ -52,6 +56,7 @@ class DummySignalStrategy(BaseStrategy):
             low=0,
             high=10_000,
             step=1,
+            min=0,
             doc="seed of the random signal; the same seed and calendar give the same signal",
         ),
     )

@@ -38,6 +38,7 @@ class SmaCrossoverStrategy(BaseStrategy):
             low=5,
             high=100,
             step=1,
+            min=1,
             doc="trading days in the fast simple moving average; must be below slow_days",
         ),
         Parameter(
@@ -47,6 +48,7 @@ class SmaCrossoverStrategy(BaseStrategy):
             low=20,
             high=300,
             step=1,
+            min=2,
             doc="trading days in the slow simple moving average",
         ),
         Parameter(
