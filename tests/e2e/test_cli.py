@@ -34,6 +34,11 @@ def test_default_backtest_writes_its_files(
     assert returns.index.is_monotonic_increasing and len(returns) > 7000
     weights = pd.read_csv(out / "weights.csv", index_col="date", parse_dates=True)
     assert weights.shape[1] == 20
+    holdings = pd.read_csv(out / "holdings.csv", index_col="date", parse_dates=True)
+    assert list(holdings.columns) == [*weights.columns, "cash"]
+    assert holdings.index.equals(returns.index)
+    trades = pd.read_csv(out / "trades.csv")
+    assert len(trades) == metrics["strategy_metrics"]["Trades"] > 100
     assert (out / "equity.png").stat().st_size > 10_000
 
 

@@ -157,7 +157,7 @@ def test_a_new_run_in_an_old_folder_leaves_no_file_of_the_old_run(tmp_path: Path
     assert main(["backtest", "--output", str(out), "--no-report", "-q"]) == 0
     names = {p.name for p in out.iterdir()}
     assert "oos_returns.csv" not in names and "figures" not in names
-    assert {"metrics.json", "returns.csv", "run.json", "notes.txt"} <= names
+    assert {"metrics.json", "returns.csv", "holdings.csv", "trades.csv", "notes.txt"} <= names
 
 
 def test_every_run_on_the_built_in_data_says_they_are_survivors(

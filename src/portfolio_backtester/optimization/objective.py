@@ -9,11 +9,14 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from ..config import OptimizeConfig, Scenario
 from ..data import OptimizationData, WalkForwardWindow
 from ..errors import ScenarioError, did_you_mean
 from ..metrics import HIGHER_IS_BETTER, METRIC_NAMES, metric
+from ..metrics.trades import count_trades
+from ..simulation.engine import simulate_range_arrays
 from ..simulation.period import PeriodSimulator, benchmark_period_returns
 from ..strategies import BaseStrategy, StrategyParams, get_strategy
 
@@ -38,6 +41,8 @@ class Evaluation:
     window_values: tuple[tuple[float, ...], ...]
     constraint_violations: tuple[float, ...]
     n_trades: int
+    """Trades over the windows (:func:`metrics.trades.count_trades`): positions opened or
+    flipped, not orders; what ``constraints.min_trades`` compares with."""
     daily_returns: npt.NDArray[np.float64] | None = None
     """Every day of each window's period, one window after another, 0 before the first
     position: the trial's row in the overfitting statistics (not stored in the study)."""
@@ -63,7 +68,8 @@ class Objective:
         self.directions: tuple[Literal["maximize", "minimize"], ...] = tuple(
             directions(self.config)
         )
-        self.strategy_cls: type[BaseStrategy] = get_strategy(scenario.strategy.name)
+        strategy = scenario.strategy
+        self.strategy_cls: type[BaseStrategy] = get_strategy(strategy.name, strategy.folder)
         self._higher = tuple(HIGHER_IS_BETTER[name] for name in self.names)
 
     def resolve(self, params: Mapping[str, Any]) -> StrategyParams:
@@ -92,7 +98,7 @@ class Objective:
         n_trades = 0
         for window in windows:
             first, last = window_positions(data, window, period)
-            returns, turnover, trades = simulator.scoring_outputs(first, last)
+            returns, turnover, trades = _scoring_outputs(simulator, first, last)
             pieces.append(_padded(returns.to_numpy(), last + 1 - first))
             benchmark = benchmark_period_returns(data, returns.index)
             per_window.append(
@@ -178,6 +184,22 @@ def window_positions(
     )
     index = data.daily.index
     return int(index.searchsorted(first)), int(index.searchsorted(last, side="right")) - 1
+
+
+def _scoring_outputs(
+    simulator: PeriodSimulator, first: int, last: int
+) -> tuple[pd.Series, npt.NDArray[np.float64], int]:
+    """A window's daily returns, daily turnover and number of trades.
+
+    Trades as the trade list counts them (a position opened or flipped, not each order
+    that resizes it), from the window's own holdings: each window starts from cash.
+    """
+    start, out = simulate_range_arrays(
+        simulator.market, simulator.positions, simulator.targets, first, last, simulator.settings
+    )
+    index = simulator.market.index[start : last + 1]
+    returns = pd.Series(out.returns, index=index, name="returns", copy=False)
+    return returns, out.turnover, count_trades(out.weights)
 
 
 def _padded(returns: npt.NDArray[np.float64], days: int) -> npt.NDArray[np.float64]:

@@ -1,15 +1,14 @@
 """A run folder, written and read in one place: its file names, their columns, their checks.
 
-``backtest`` writes ``metrics.json``, ``returns.csv``, ``weights.csv``, ``equity.png`` and
-``run.json``; ``optimize`` adds ``best_params.yaml`` and ``trials.csv`` (and, walk-forward,
+``backtest`` writes ``metrics.json``, ``returns.csv``, ``weights.csv`` (the targets),
+``holdings.csv`` (the weights after drift), ``trades.csv``, ``equity.png`` and ``run.json``;
+``optimize`` adds ``best_params.yaml`` and ``trials.csv`` (and, walk-forward,
 ``windows.csv`` and ``oos_returns.csv``) and records in ``run.json`` what the report needs to
 rebuild the studies in memory, so that reading a run folder never opens a study storage.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,6 +22,34 @@ import yaml
 from ..config import Scenario
 from ..errors import DataError
 from ..optimization.results import OptimizationResult, PeriodResult
+from ._run_files import (
+    BACKTEST_FILES,
+    BEST_PARAMS,
+    EQUITY,
+    HOLDINGS,
+    HOLDOUT_RETURNS,
+    METRICS,
+    MONTE_CARLO,
+    OOS_RETURNS,
+    RESULT_FILES,
+    RETURNS,
+    RUN,
+    TRADES,
+    TRIALS,
+    WEIGHTS,
+    WINDOWS,
+    finite,
+    jsonable,
+    plain,
+    read_frame,
+    read_holdings,
+    read_json,
+    read_trades,
+    read_yaml,
+    write_holdings,
+    write_json,
+    write_trades,
+)
 from .plots import equity_figure
 
 if TYPE_CHECKING:
@@ -30,35 +57,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKTEST_FILES",
+    "RESULT_FILES",
+    "RUN",
     "RunFolder",
     "read_run_folder",
     "rebuild_study",
     "write_backtest_run",
     "write_optimization_run",
 ]
-
-METRICS = "metrics.json"
-RETURNS = "returns.csv"
-WEIGHTS = "weights.csv"
-EQUITY = "equity.png"
-RUN = "run.json"
-BEST_PARAMS = "best_params.yaml"
-TRIALS = "trials.csv"
-WINDOWS = "windows.csv"
-OOS_RETURNS = "oos_returns.csv"
-HOLDOUT_RETURNS = "holdout_returns.csv"
-BACKTEST_FILES = (METRICS, RETURNS, WEIGHTS, EQUITY, RUN)
-RESULT_FILES = (
-    *BACKTEST_FILES,
-    BEST_PARAMS,
-    TRIALS,
-    WINDOWS,
-    OOS_RETURNS,
-    HOLDOUT_RETURNS,
-    "report.html",
-)
-"""Everything a run writes into its folder; files of an earlier run not written again by
-this one are removed, so that a folder never mixes two runs."""
 
 
 def write_backtest_run(
@@ -69,6 +75,8 @@ def write_backtest_run(
     returns: pd.Series,
     benchmark_returns: pd.Series | None,
     weights: pd.DataFrame,
+    holdings: pd.DataFrame,
+    trades: pd.DataFrame,
     turnover: pd.Series,
     costs: pd.Series,
     metrics: Mapping[str, float],
@@ -76,7 +84,10 @@ def write_backtest_run(
     warnings: Sequence[str] = (),
     monte_carlo: MonteCarloResult | None = None,
 ) -> list[Path]:
-    """metrics.json, returns.csv, weights.csv, equity.png and run.json; the paths written.
+    """The files of :data:`BACKTEST_FILES`; the paths written.
+
+    ``weights`` are the targets in force each rebalance, ``holdings`` the daily weights after
+    drift and ``trades`` the trade list (:func:`portfolio_backtester.metrics.trade_list`).
 
     With a Monte Carlo, its percentiles go into metrics.json and the pointwise percentiles of
     its equity paths (growth of 1) into monte_carlo.csv.
@@ -88,27 +99,30 @@ def write_backtest_run(
         "params": dict(params),
         "start": f"{returns.index[0]:%Y-%m-%d}",
         "end": f"{returns.index[-1]:%Y-%m-%d}",
-        "strategy_metrics": _finite(metrics),
-        "benchmark_metrics": _finite(benchmark_metrics or {}),
+        "strategy_metrics": finite(metrics),
+        "benchmark_metrics": finite(benchmark_metrics or {}),
         "warnings": list(warnings),
     }
     if monte_carlo is not None:
-        summary["monte_carlo"] = _plain(monte_carlo.to_dict())
+        summary["monte_carlo"] = plain(monte_carlo.to_dict())
     paths = [directory / name for name in BACKTEST_FILES]
-    _write_json(paths[0], summary)
+    write_json(directory / METRICS, summary)
     columns = {"portfolio": returns}
     if benchmark_returns is not None:
         columns["benchmark"] = benchmark_returns
     columns["turnover"] = turnover
     columns["costs"] = costs
-    pd.DataFrame(columns).rename_axis("date").to_csv(paths[1], date_format="%Y-%m-%d")
-    weights.rename_axis("date").to_csv(paths[2], date_format="%Y-%m-%d")
+    frame = pd.DataFrame(columns).rename_axis("date")
+    frame.to_csv(directory / RETURNS, date_format="%Y-%m-%d")
+    weights.rename_axis("date").to_csv(directory / WEIGHTS, date_format="%Y-%m-%d")
+    write_holdings(directory / HOLDINGS, holdings)
+    write_trades(directory / TRADES, trades)
     title = f"{scenario.name}: {scenario.strategy.name}"
     figure = equity_figure(returns, benchmark_returns, title=title, label=scenario.strategy.name)
-    figure.savefig(paths[3], dpi=110)
-    _write_json(paths[4], {"kind": "backtest", "scenario": scenario.model_dump(mode="json")})
+    figure.savefig(directory / EQUITY, dpi=110)
+    write_json(directory / RUN, {"kind": "backtest", "scenario": scenario.model_dump(mode="json")})
     if monte_carlo is not None:
-        paths.append(directory / "monte_carlo.csv")
+        paths.append(directory / MONTE_CARLO)
         monte_carlo.fan.rename_axis("date").to_csv(paths[-1], date_format="%Y-%m-%d")
     return paths
 
@@ -124,12 +138,12 @@ def write_optimization_run(
         raise DataError(f"{directory}: write the backtest's files first (write_backtest_run)")
     best = {
         "strategy": scenario.strategy.name,
-        "params": _plain(result.best_params),
-        "objectives": dict(zip(result.objectives, _plain(list(result.best_values)), strict=True)),
+        "params": plain(result.best_params),
+        "objectives": dict(zip(result.objectives, plain(list(result.best_values)), strict=True)),
         "studies": list(result.study_names),
     }
     if result.pareto_front:
-        best["pareto_front"] = [_plain(member) for member in result.pareto_front]
+        best["pareto_front"] = [plain(member) for member in result.pareto_front]
     paths = [directory / BEST_PARAMS, directory / TRIALS]
     paths[0].write_text(yaml.safe_dump(best, sort_keys=False), encoding="utf-8")
     result.trials.to_csv(paths[1], index=False)
@@ -168,8 +182,8 @@ def write_optimization_run(
         "events": list(result.events),
         "distributions": dict(result.distributions),
     }
-    _write_json(directory / RUN, run)
-    summary = _read_json(directory, METRICS)
+    write_json(directory / RUN, run)
+    summary = read_json(directory, METRICS)
     summary["strategy_metrics_are"] = (
         "in-sample: the final parameters over the whole period, including the days they "
         "were chosen on"
@@ -184,8 +198,8 @@ def write_optimization_run(
         paths.append(directory / name)
         _period_frame(period).to_csv(paths[-1], date_format="%Y-%m-%d")
     if result.overfitting:
-        summary["overfitting"] = _jsonable(result.overfitting)
-    _write_json(directory / METRICS, summary)
+        summary["overfitting"] = jsonable(result.overfitting)
+    write_json(directory / METRICS, summary)
     return paths
 
 
@@ -194,10 +208,10 @@ def _period_summary(period: PeriodResult) -> dict[str, Any]:
         "start": f"{period.start:%Y-%m-%d}",
         "end": f"{period.end:%Y-%m-%d}",
         "days": len(period.returns),
-        "params": _plain(period.params) if period.params else None,
-        "strategy_metrics": _finite(period.metrics),
-        "benchmark_metrics": _finite(period.benchmark_metrics or {}),
-        "equal_weight_metrics": _finite(period.equal_weight_metrics),
+        "params": plain(period.params) if period.params else None,
+        "strategy_metrics": finite(period.metrics),
+        "benchmark_metrics": finite(period.benchmark_metrics or {}),
+        "equal_weight_metrics": finite(period.equal_weight_metrics),
     }
 
 
@@ -214,19 +228,6 @@ def _period_frame(period: PeriodResult) -> pd.DataFrame:
     return pd.DataFrame(columns).rename_axis("date")
 
 
-def _jsonable(value: Any) -> Any:
-    """Numbers, lists and mappings as JSON values; NaN and infinities as null."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _jsonable(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class RunFolder:
     """What a run folder holds; the optimisation parts are None for a backtest."""
@@ -236,6 +237,12 @@ class RunFolder:
     metrics: dict[str, Any]
     returns: pd.DataFrame
     weights: pd.DataFrame
+    """The targets in force at each rebalance (weights.csv)."""
+    holdings: pd.DataFrame | None = None
+    """Daily weights after drift, one column per asset, no cash (holdings.csv; the cash
+    share is ``1 - holdings.sum(axis=1)``); None for a folder written before it existed."""
+    trades: pd.DataFrame | None = None
+    """One row per trade (trades.csv); None for a folder written before it existed."""
     trials: pd.DataFrame | None = None
     best: dict[str, Any] | None = None
     windows: pd.DataFrame | None = None
@@ -251,7 +258,7 @@ def read_run_folder(run_dir: Path) -> RunFolder:
         raise DataError(
             f"{run_dir}: no such folder; give the output folder of a backtest or optimize run"
         )
-    run = _read_json(run_dir, RUN)
+    run = read_json(run_dir, RUN)
     names = [METRICS, RETURNS, WEIGHTS]
     optimize = run.get("kind") == "optimize"
     walk_forward = optimize and run.get("mode") == "walk_forward"
@@ -266,15 +273,17 @@ def read_run_folder(run_dir: Path) -> RunFolder:
     folder = RunFolder(
         run_dir=run_dir,
         run=run,
-        metrics=_read_json(run_dir, METRICS),
-        returns=_read_frame(run_dir, RETURNS, ("portfolio", "turnover")),
-        weights=_read_frame(run_dir, WEIGHTS, ()),
+        metrics=read_json(run_dir, METRICS),
+        returns=read_frame(run_dir, RETURNS, ("portfolio", "turnover")),
+        weights=read_frame(run_dir, WEIGHTS, ()),
+        holdings=read_holdings(run_dir),
+        trades=read_trades(run_dir),
     )
     if not optimize:
         return folder
-    out_of_sample = _read_frame(run_dir, OOS_RETURNS, ("portfolio",)) if walk_forward else None
+    out_of_sample = read_frame(run_dir, OOS_RETURNS, ("portfolio",)) if walk_forward else None
     holdout = (
-        _read_frame(run_dir, HOLDOUT_RETURNS, ("portfolio",))
+        read_frame(run_dir, HOLDOUT_RETURNS, ("portfolio",))
         if (run_dir / HOLDOUT_RETURNS).is_file()
         else None
     )
@@ -282,9 +291,9 @@ def read_run_folder(run_dir: Path) -> RunFolder:
         folder,
         out_of_sample=out_of_sample,
         holdout=holdout,
-        trials=_read_frame(run_dir, TRIALS, ("study", "number", "state"), index=False),
-        best=_read_yaml(run_dir, BEST_PARAMS),
-        windows=_read_frame(run_dir, WINDOWS, ("test_start",), index=False)
+        trials=read_frame(run_dir, TRIALS, ("study", "number", "state"), index=False),
+        best=read_yaml(run_dir, BEST_PARAMS),
+        windows=read_frame(run_dir, WINDOWS, ("test_start",), index=False)
         if walk_forward
         else None,
         oos_returns=None if out_of_sample is None else out_of_sample["portfolio"],
@@ -340,78 +349,3 @@ def _param(value: Any, distribution: optuna.distributions.BaseDistribution) -> A
     if isinstance(distribution, optuna.distributions.IntDistribution):
         return int(value)
     return float(value)
-
-
-def _write_json(path: Path, value: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
-
-
-def _finite(values: Mapping[str, float]) -> dict[str, float | None]:
-    """JSON has no NaN: undefined metrics are written as null."""
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-        for k, v in values.items()
-    }
-
-
-def _plain(value: Any) -> Any:
-    """Numpy scalars and tuples as plain YAML-safe values."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
-def _read_json(run_dir: Path, name: str) -> dict[str, Any]:
-    text = _read_text(run_dir, name)
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise DataError(f"{run_dir}: {name} is not valid JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise DataError(f"{run_dir}: {name} should hold a JSON object, not {type(value).__name__}")
-    return value
-
-
-def _read_yaml(run_dir: Path, name: str) -> dict[str, Any]:
-    text = _read_text(run_dir, name)
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DataError(f"{run_dir}: {name} is not valid YAML ({exc})") from None
-    if not isinstance(value, dict):
-        raise DataError(f"{run_dir}: {name} should hold a mapping")
-    return value
-
-
-def _read_frame(
-    run_dir: Path, name: str, columns: Sequence[str], *, index: bool = True
-) -> pd.DataFrame:
-    """A CSV of the run folder, dated index first when ``index``, with the columns we use."""
-    text = _read_text(run_dir, name)  # a missing file gets the same message as the JSON files
-    try:
-        frame = pd.read_csv(io.StringIO(text), index_col=0 if index else None, parse_dates=index)
-    except ValueError as exc:
-        raise DataError(f"{run_dir}: cannot read {name} ({exc})") from None
-    if index and not isinstance(frame.index, pd.DatetimeIndex):
-        raise DataError(f"{run_dir}: {name} should start with a date column")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{run_dir}: {name} lacks column(s) {', '.join(missing)}; found {list(frame.columns)}"
-        )
-    return frame
-
-
-def _read_text(run_dir: Path, name: str) -> str:
-    try:
-        return (run_dir / name).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(
-            f"{run_dir}: missing {name} — is this the output folder of a backtest or optimize run?"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{run_dir}: cannot read {name} ({exc})") from None
