@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("reporting", ("reporting",)),
-    ("applications", ("backtest", "scenarios", "optimization")),
+    ("applications", ("backtest", "scenarios", "optimization", "api")),
     ("interface", ("cli", "_terminal", "__main__", "")),
 )
 

@@ -2,6 +2,7 @@
 
 import logging
 
+from .api import Optimization, backtest_many, load_data, optimize
 from .backtest import BacktestResult, run_backtest
 from .config import Scenario, load_scenario
 from .errors import DataError, OptimizationError, PortfolioBacktesterError, ScenarioError
@@ -24,6 +25,7 @@ __all__ = [
     "BacktestResult",
     "BaseStrategy",
     "DataError",
+    "Optimization",
     "OptimizationData",
     "OptimizationDataContext",
     "OptimizationError",
@@ -36,10 +38,13 @@ __all__ = [
     "SimulationResult",
     "WalkForwardWindow",
     "__version__",
+    "backtest_many",
     "compute_metrics",
     "get_strategy",
+    "load_data",
     "load_scenario",
     "open_data_context",
+    "optimize",
     "run_backtest",
     "simulate",
     "write_data_context",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -15,6 +16,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    ValidationInfo,
     model_serializer,
     model_validator,
 )
@@ -78,7 +80,8 @@ class DataConfig(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
-        sources = ("builtin:sp500", "csv", "parquet", "synthetic")
+        # "dataframe": prices given from Python (the API's prices=), not read by the loader.
+        sources = ("builtin:sp500", "csv", "parquet", "synthetic", "dataframe")
         if self.source not in sources:
             raise ValueError(
                 f"unknown data source {self.source!r}; expected one of {', '.join(sources)}"
@@ -113,8 +116,30 @@ class DataConfig(_Model):
 
 
 class StrategyConfig(_Model):
+    """``name``: a registered strategy or "module:ClassName", whose module is looked for in
+    ``folder`` (from a file: the file's folder, or ``folder`` relative to it), then on the
+    Python path. From Python, the class itself, kept as the name other processes import."""
+
     name: str = "simple_momentum"
     params: dict[str, Any] = Field(default_factory=dict)
+    folder: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, type | str):
+            value = {"name": value}
+        if not isinstance(value, Mapping):
+            return value
+        name = value.get("name")
+        if isinstance(name, type):
+            value = {**value, **_class_reference(name)}
+        elif hasattr(name, "generate_weights"):
+            raise ValueError(f"give the class {type(name).__name__}, not an instance of it")
+        base = (info.context or {}).get("base")
+        if base is not None and ":" in str(value.get("name")):
+            value = {**value, "folder": (base / (value.get("folder") or ".")).resolve()}
+        return value
 
 
 class CostsConfig(_Model):
@@ -261,6 +286,7 @@ class Scenario(_Model):
     def fingerprint(self) -> str:
         """A stable hash of everything that changes results, to refuse resuming a changed study."""
         payload = self.model_dump(mode="json", exclude={"source_path"})
+        payload["strategy"].pop("folder", None)  # where its module was found changes nothing
         if payload.get("optimize"):
             payload["optimize"].pop("trials", None)
             payload["optimize"].pop("timeout", None)
@@ -312,7 +338,8 @@ def load_scenario(source: str | Path | Mapping[str, Any] | None = None) -> Scena
 
 def _validate(document: dict[str, Any], where: str, path: Path | None) -> Scenario:
     try:
-        return Scenario.model_validate({**document, "source_path": path})
+        context = None if path is None else {"base": path.parent}
+        return Scenario.model_validate({**document, "source_path": path}, context=context)
     except ValidationError as exc:
         raise ScenarioError(_format_validation_error(exc, where)) from None
 
@@ -366,3 +393,22 @@ def _resolve_paths(scenario: Scenario, base: Path) -> Scenario:
     if not updates:
         return scenario
     return scenario.model_copy(update={"data": data.model_copy(update=updates)})
+
+
+def _class_reference(strategy: type) -> dict[str, Any]:
+    """A class as the name (and folder) other processes import it by; a built-in by its name."""
+    module_name, qualname = strategy.__module__, strategy.__qualname__
+    if module_name.startswith(f"{__package__}.strategies."):
+        return {"name": getattr(strategy, "name", qualname)}
+    module = sys.modules.get(module_name)
+    found: Any = module
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    if found is not strategy:
+        raise ValueError(f"define {qualname} at the top level of a module, to be found by name")
+    file = getattr(module, "__file__", None)
+    if file is None or module_name == "__main__":
+        return {"name": f"{module_name}:{qualname}", "folder": None}
+    path = Path(file).resolve()  # the folder the module's top-level package is in:
+    levels = module_name.count(".") + (path.name == "__init__.py")
+    return {"name": f"{module_name}:{qualname}", "folder": path.parents[levels]}

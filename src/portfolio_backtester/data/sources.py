@@ -17,7 +17,17 @@ from .files import FileOptions, read_table
 from .layout import price_frames
 from .synthetic import synthetic_prices
 
-__all__ = ["MarketData", "load_market_data", "read_price_file", "validate_prices"]
+__all__ = [
+    "DATAFRAME_SOURCE",
+    "MarketData",
+    "load_market_data",
+    "prepare_market_data",
+    "read_price_file",
+    "validate_prices",
+]
+
+DATAFRAME_SOURCE = "dataframe"
+"""The data section's source when the prices were given as DataFrames from Python."""
 
 MAX_FILLED_GAP_ROWS = 10
 MAX_PRICE = 1e15
@@ -56,12 +66,30 @@ def load_market_data(config: DataConfig) -> MarketData:
             start=pd.Timestamp(syn.start),
         )
         origin = "synthetic"
+    elif config.source == DATAFRAME_SOURCE:
+        raise DataError(
+            "the scenario's data were given as DataFrames from Python and are not stored "
+            "with it; pass them again (prices=, open=, benchmark=), or save them to a CSV or "
+            "Parquet file and name it in the data section"
+        )
     else:
         assert config.path is not None
         prices, opens = read_price_file(
             config.path, config.source, config.layout, _file_options(config, ticker=True)
         )
         origin = str(config.path)
+    return prepare_market_data(config, prices, opens, benchmark, origin)
+
+
+def prepare_market_data(
+    config: DataConfig,
+    prices: pd.DataFrame,
+    opens: pd.DataFrame | None,
+    benchmark: pd.Series | None,
+    origin: str,
+) -> MarketData:
+    """Check prices read from anywhere, cut them to the universe and align the benchmark
+    (a ticker of the data, or a file of its own) on their dates."""
     prices = validate_prices(prices, origin)
     if opens is not None:
         opens = validate_prices(
@@ -96,6 +124,8 @@ def load_market_data(config: DataConfig) -> MarketData:
                 "ticker of the price file with benchmark"
             )
         benchmark = bench_frame.iloc[:, 0].rename(str(bench_frame.columns[0]))
+    elif benchmark is not None:
+        benchmark = validate_prices(benchmark.to_frame(), f"{origin} (benchmark)").iloc[:, 0]
     elif config.benchmark not in (None, "default"):
         assert config.benchmark is not None
         if config.benchmark not in every_ticker.columns:
