@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .config import Scenario, load_scenario
 from .data import OptimizationData, build_optimization_data, load_market_data
 from .errors import DataError, ScenarioError, StrategyError
 from .metrics import compute_metrics
+from .metrics.trades import trade_list, trade_statistics
 from .simulation.period import PeriodSimulator, benchmark_period_returns
 from .strategies import BaseStrategy, StrategyParams, get_strategy, is_builtin
 
@@ -23,6 +27,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from .metrics.monte_carlo import MonteCarloResult
+    from .simulation.engine import SimulationResult
 
 __all__ = [
     "SURVIVORS_NOTE",
@@ -46,7 +51,13 @@ class BacktestResult:
     returns: pd.Series
     benchmark_returns: pd.Series | None
     weights: pd.DataFrame
+    """The targets in force at each rebalance, as traded (negative ones clipped when
+    shorts are not allowed)."""
     holdings: pd.DataFrame
+    """Daily weights after drift: each asset's value at the close over the portfolio's."""
+    trades: pd.DataFrame
+    """One row per trade (:func:`portfolio_backtester.metrics.trades.trade_list`): a position
+    in one asset from the day it opens to the day it closes or flips sign."""
     turnover: pd.Series
     costs: pd.Series
     metrics: dict[str, float]
@@ -72,8 +83,9 @@ class BacktestResult:
         return equity_figure(self.returns, self.benchmark_returns, title=title, label=name)
 
     def save(self, directory: Path, *, monte_carlo: MonteCarloResult | None = None) -> None:
-        """Write metrics.json, returns.csv, weights.csv and equity.png into ``directory``,
-        and a Monte Carlo of this result if one is given."""
+        """Write the run folder's files (metrics.json, returns.csv, weights.csv,
+        holdings.csv, trades.csv, equity.png, run.json) into ``directory``, and a Monte
+        Carlo of this result if one is given."""
         from .reporting.run_folder import write_backtest_run
 
         write_backtest_run(
@@ -83,6 +95,8 @@ class BacktestResult:
             returns=self.returns,
             benchmark_returns=self.benchmark_returns,
             weights=self.weights,
+            holdings=self.holdings,
+            trades=self.trades,
             turnover=self.turnover,
             costs=self.costs,
             metrics=self.metrics,
@@ -106,7 +120,7 @@ def run_backtest(
     started = time.perf_counter()
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    strategy_cls = get_strategy(scenario.strategy.name)
+    strategy_cls = get_strategy(scenario.strategy.name, scenario.strategy.folder)
     resolved = strategy_cls.resolve_params({**scenario.strategy.params, **(params or {})})
     if data is None:
         data = build_optimization_data(load_market_data(scenario.data))
@@ -114,24 +128,26 @@ def run_backtest(
     start, end = backtest_bounds(scenario, strategy, resolved, data)
     refuse_unwanted_shorts(scenario, strategy_cls, resolved)
     weights = target_weights(strategy, data, resolved)
-    simulation = PeriodSimulator(scenario, data, weights).simulate(start, end)
+    simulator = PeriodSimulator(scenario, data, weights)
+    simulation = simulator.simulate(start, end)
     returns = simulation.returns
     benchmark_returns = benchmark_period_returns(data, returns.index)
     rf = scenario.portfolio.risk_free_rate
     metrics = compute_metrics(
         returns, benchmark_returns, turnover=simulation.turnover, risk_free_rate=rf
     )
-    benchmark_metrics = None
-    if benchmark_returns is not None:
-        benchmark_metrics = compute_metrics(benchmark_returns, None, risk_free_rate=rf)
+    trades = _simulated_trades(simulator, simulation)
+    metrics.update(trade_statistics(trades, simulation.weights))
+    benchmark_metrics = _benchmark_metrics(data, benchmark_returns, rf)
     in_period = weights.loc[returns.index[0] : returns.index[-1]]
     entry = int(weights.index.searchsorted(returns.index[0], side="right")) - 1
     if entry >= 0 and (in_period.empty or in_period.index[0] != returns.index[0]):
         # The targets in force on the first day, so the weights file shows the entry too.
         first = weights.iloc[[entry]].set_axis(pd.DatetimeIndex([returns.index[0]]), axis=0)
         in_period = pd.concat([first, in_period])
-    if not scenario.portfolio.allow_short:
-        in_period = in_period.clip(lower=0.0)  # what was traded, not what was asked for
+    if not scenario.portfolio.allow_short:  # what was traded, not what was asked for
+        values = np.maximum(in_period.to_numpy(dtype=float), 0.0)
+        in_period = pd.DataFrame(values, index=in_period.index, columns=in_period.columns)
     notes = result_warnings(scenario, weights, simulation.ruined_on)
     for note in notes:  # the command line prints them; a notebook sees them in the log
         logger.info("warning: %s", note)
@@ -150,6 +166,7 @@ def run_backtest(
         benchmark_returns=benchmark_returns,
         weights=in_period,
         holdings=simulation.weights,
+        trades=trades,
         turnover=simulation.turnover,
         costs=simulation.costs,
         metrics=metrics,
@@ -157,6 +174,49 @@ def run_backtest(
         elapsed_s=elapsed,
         ruined_on=simulation.ruined_on,
         warnings=notes,
+    )
+
+
+_BENCHMARK_METRICS: dict[int, dict[tuple[pd.Timestamp, pd.Timestamp, int, float], Any]] = {}
+"""The benchmark's metrics per data set (by the identity of its benchmark frame, dropped
+with it) and period: the same for every backtest of a loop, so computed once."""
+
+
+def _benchmark_metrics(
+    data: OptimizationData, returns: pd.Series | None, rf: float
+) -> dict[str, float] | None:
+    if returns is None:
+        return None
+    key = (returns.index[0], returns.index[-1], len(returns), rf)
+    frame = data.benchmark
+    cache = _BENCHMARK_METRICS.get(id(frame))
+    if cache is None:
+        cache = _BENCHMARK_METRICS[id(frame)] = {}
+        weakref.finalize(frame, _BENCHMARK_METRICS.pop, id(frame), None)
+    if key not in cache:
+        cache[key] = compute_metrics(returns, None, risk_free_rate=rf)
+    return dict(cache[key])
+
+
+def _simulated_trades(simulator: PeriodSimulator, simulation: SimulationResult) -> pd.DataFrame:
+    """The trade list of a simulation, at the prices it traded at (closes, or next opens)."""
+    market, settings = simulator.market, simulator.settings
+    first = int(market.index.searchsorted(simulation.returns.index[0]))
+    days = slice(first, first + len(simulation.returns))
+
+    def on_days(values: npt.NDArray[np.float64]) -> pd.DataFrame:
+        # The checked asset-major prices, as a frame without a copy (as the engine's own).
+        index = simulation.returns.index
+        return pd.DataFrame(values[:, days].T, index=index, columns=market.columns, copy=False)
+
+    return trade_list(
+        simulation.weights,
+        simulation.returns,
+        on_days(market.closes),
+        opens=None if market.opens is None else on_days(market.opens),
+        costs=simulation.costs,
+        turnover=simulation.turnover,
+        commission=settings.commission / settings.initial_capital,
     )
 
 
