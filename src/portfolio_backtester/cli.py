@@ -33,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, commands = _parser()
     given = _normalise(list(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(_with_command(given, commands))
+    root = logging.getLogger()  # restored at the end: main() may be called from Python
+    handlers, level = root.handlers[:], root.level
     _configure_logging(args.verbose, args.quiet)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -51,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 143
     finally:
         signal.signal(signal.SIGTERM, previous)
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -88,15 +92,12 @@ def _global_options(parser: argparse.ArgumentParser, *, default: Any) -> None:
     On the subcommands the defaults are suppressed, so that an option given before the
     command is not reset by the subcommand's parser.
     """
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", default=default, help="debug logging"
-    )
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", default=default, help="only warnings and errors"
-    )
-    parser.add_argument(
-        "--debug", action="store_true", default=default, help="show tracebacks of errors"
-    )
+    for flags, text in (
+        (("-v", "--verbose"), "debug logging"),
+        (("-q", "--quiet"), "only warnings and errors"),
+        (("--debug",), "show tracebacks of errors"),
+    ):
+        parser.add_argument(*flags, action="store_true", default=default, help=text)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, Collection[str]]:
@@ -206,7 +207,7 @@ def _backtest(args: argparse.Namespace) -> int:
     from .backtest import run_backtest
     from .reporting.html import build_report
     from .reporting.staging import check_output_folder, publishing
-    from .reporting.tables import metrics_table
+    from .reporting.tables import UNITS_LEGEND, metrics_table
 
     scenario = _load(args, optimize=False)
     output = _output_dir(args, scenario)
@@ -233,6 +234,7 @@ def _backtest(args: argparse.Namespace) -> int:
     )
     benchmark = str(result.benchmark_returns.name) if result.benchmark_returns is not None else ""
     print(metrics_table({"Strategy": result.metrics, benchmark: result.benchmark_metrics}))
+    print(UNITS_LEGEND)
     if simulated is not None:
         print(monte_carlo_lines(simulated))
     if not args.no_report:

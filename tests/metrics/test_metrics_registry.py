@@ -54,6 +54,8 @@ def test_metric_names_keep_their_order() -> None:
         "Alpha",
         "Tracking Error",
         "Information Ratio",
+        "Up Capture",
+        "Down Capture",
     )
 
 

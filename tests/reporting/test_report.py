@@ -31,6 +31,8 @@ BACKTEST = [
     "Monthly returns",
     "Rolling 12-month return, volatility and Sharpe",
     "Holdings and turnover",
+    "Exposure: gross, net and cash after drift",
+    "Against the benchmark",
     "Distribution of returns",
     "Worst drawdowns",
 ]
@@ -110,6 +112,8 @@ def test_backtest_report_has_every_section_and_figure(backtest_run: Path) -> Non
         "monthly_returns",
         "rolling",
         "holdings",
+        "exposure",
+        "relative",
         "distribution",
     }
 

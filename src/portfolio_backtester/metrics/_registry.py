@@ -7,7 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import ScenarioError, did_you_mean
-from ._relative import alpha, beta, information_ratio, tracking_error
+from ._relative import (
+    alpha,
+    beta,
+    down_capture,
+    information_ratio,
+    tracking_error,
+    up_capture,
+)
 from ._returns import (
     Returns,
     annual_turnover,
@@ -99,6 +106,8 @@ _METRICS: tuple[MetricSpec, ...] = (
     ),
     MetricSpec("Tracking Error", False, _needs_benchmark(tracking_error)),
     MetricSpec("Information Ratio", True, _needs_benchmark(information_ratio)),
+    MetricSpec("Up Capture", True, _needs_benchmark(up_capture)),
+    MetricSpec("Down Capture", False, _needs_benchmark(down_capture)),
 )
 
 _BY_NAME: dict[str, MetricSpec] = {spec.name: spec for spec in _METRICS}

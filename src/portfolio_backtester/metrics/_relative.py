@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..constants import TRADING_DAYS_PER_YEAR
 from ..errors import DataError
 from ._returns import _CONSTANT_TOLERANCE, FloatArray, Returns, _mean_over_std
 
-__all__ = ["alpha", "beta", "information_ratio", "tracking_error"]
+__all__ = ["alpha", "beta", "down_capture", "information_ratio", "tracking_error", "up_capture"]
 
 
 def beta(returns: Returns, benchmark_returns: Returns) -> float:
@@ -62,7 +63,36 @@ def information_ratio(
     return _mean_over_std(r - b) * math.sqrt(periods_per_year)
 
 
+def up_capture(
+    returns: Returns, benchmark_returns: Returns, *, periods_per_year: int = TRADING_DAYS_PER_YEAR
+) -> float:
+    """The strategy's annualised return on the benchmark's up days over the benchmark's:
+    above 1, it gained more than the market when the market rose."""
+    r, b = _paired(returns, benchmark_returns)
+    return _capture(r, b, b > 0.0, periods_per_year)
+
+
+def down_capture(
+    returns: Returns, benchmark_returns: Returns, *, periods_per_year: int = TRADING_DAYS_PER_YEAR
+) -> float:
+    """The same on the benchmark's down days: below 1, it lost less than the market when
+    the market fell (negative: it gained)."""
+    r, b = _paired(returns, benchmark_returns)
+    return _capture(r, b, b < 0.0, periods_per_year)
+
+
 # --- helpers ---------------------------------------------------------------------------
+
+
+def _capture(r: FloatArray, b: FloatArray, days: npt.NDArray[np.bool_], periods: int) -> float:
+    """Ratio of compound annualised returns over the chosen days (as empyrical's
+    ``up_capture``/``down_capture`` and Morningstar's capture ratios, on daily data)."""
+    if not days.any():
+        return math.nan
+    n = int(days.sum())
+    ours = float(np.exp(np.log1p(r[days]).sum() * periods / n) - 1.0)
+    theirs = float(np.exp(np.log1p(b[days]).sum() * periods / n) - 1.0)
+    return math.nan if theirs == 0.0 else ours / theirs
 
 
 def _paired(returns: Returns, benchmark: Returns) -> tuple[FloatArray, FloatArray]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import figures
+from . import figures, optuna_figures, relative_figures
 from .honest import honest_section
 from .page import Page, cell, escape, number, table
 from .run_folder import RunFolder, read_run_folder, rebuild_study
@@ -134,6 +134,13 @@ def _backtest_section(page: Page, files: RunFolder) -> None:
     else:
         holdings = figures.holdings_figure(weights, returns["turnover"])
         page.figure("holdings", holdings, "holdings")
+    if files.holdings is not None and not files.holdings.empty:
+        page.heading(3, "Exposure: gross, net and cash after drift")
+        page.figure("exposure", relative_figures.exposure_figure(files.holdings), "exposure")
+    if "benchmark" in series.columns:
+        page.heading(3, "Against the benchmark")
+        relative = relative_figures.relative_figure(series["strategy"], series["benchmark"])
+        page.figure("relative", relative, "relative to the benchmark")
     page.heading(3, "Distribution of returns")
     page.figure("distribution", figures.distribution_figure(series), "return distributions")
     page.heading(3, "Worst drawdowns")
@@ -248,15 +255,15 @@ def _study_figures(
         page.notes([f"{where} has {n_complete} completed trial(s): too few to plot."])
         return
     notes: list[str] = []
-    ranked = list(figures.param_importances(study, 0, notes))
+    ranked = list(optuna_figures.param_importances(study, 0, notes))
     page.heading(3, "Parameter importance")
     pair = " pair" if len(objectives) > 1 else ""
     page.add(
         f"<p class='sub'>Optuna's importance evaluator over {where}.</p><div class='cols{pair}'>"
     )
     for i, name in enumerate(objectives):
-        image = figures.param_importance_figure(study, i, name, notes)
-        page.figure(f"importance_{i}", image, f"parameter importance for {name}")
+        image = optuna_figures.param_importance_figure(study, i, name, notes)
+        page.figure(f"importance_{i}", image, f"parameter importance for {name}", crop=True)
     page.add("</div>")
     page.notes(_optuna_notes(notes))
     if ranked:
@@ -267,14 +274,14 @@ def _study_figures(
             else f"Slice of {ranked[0]}"
         )
         page.heading(3, title)
-        image = figures.top_params_figure(study, ranked, 0, objectives[0], notes)
-        page.figure("params", image, title)
+        image = optuna_figures.top_params_figure(study, ranked, 0, objectives[0], notes)
+        page.figure("params", image, title, crop=True)
         page.notes(_optuna_notes(notes))
     if len(objectives) > 1:
         notes = []
         page.heading(3, "Pareto front")
-        image = figures.pareto_front_figure(study, objectives, notes)
-        page.figure("pareto_front", image, "Pareto front")
+        image = optuna_figures.pareto_front_figure(study, objectives, notes)
+        page.figure("pareto_front", image, "Pareto front", crop=True)
         page.notes(_optuna_notes(notes))
 
 

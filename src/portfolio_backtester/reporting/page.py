@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 import re
 from collections.abc import Sequence
@@ -13,9 +12,9 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-__all__ = ["DPI", "Page", "cell", "escape", "number", "table"]
+from .drawing import png
 
-DPI = 100
+__all__ = ["Page", "cell", "escape", "number", "table"]
 
 
 class Page:
@@ -37,12 +36,10 @@ class Page:
         self.contents.append((level, anchor, text))
         self.add(f"<h{level} id='{anchor}'>{escape(text)}</h{level}>")
 
-    def figure(self, name: str, figure: Figure, alt: str) -> None:
-        buffer = io.BytesIO()
-        # Figures without a layout engine (Optuna's) are cropped to their contents.
-        tight = "tight" if figure.get_layout_engine() is None else None
-        figure.savefig(buffer, format="png", dpi=DPI, bbox_inches=tight)
-        data = buffer.getvalue()
+    def figure(self, name: str, figure: Figure, alt: str, *, crop: bool = False) -> None:
+        """Draw ``figure`` once into ``figures/<name>.png`` and into the page; ``crop`` for
+        figures laid out by others (Optuna's)."""
+        data = png(figure, crop=crop)
         (self.figure_dir / f"{name}.png").write_bytes(data)
         encoded = base64.b64encode(data).decode("ascii")
         self.add(f"<img alt='{escape(alt)}' src='data:image/png;base64,{encoded}'/>")

@@ -1,4 +1,8 @@
-"""The equity figure of a backtest, built with matplotlib's object API (no pyplot state)."""
+"""The equity figure of a backtest, built with matplotlib's object API (no pyplot state).
+
+Laid out and drawn as the report's figures are (``drawing``): fixed margins, thinned daily
+series, plain numbers on the log axis.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..metrics import drawdown_series
+from .drawing import dates, grid, log_scale, set_title, thin
 
 __all__ = ["equity_figure"]
 
@@ -18,27 +23,26 @@ def equity_figure(
     label: str = "strategy",
 ) -> Figure:
     """Log-scale equity of strategy and benchmark with the strategy's drawdown below."""
-    figure = Figure(figsize=(10, 6), layout="constrained")
-    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-    equity = (1.0 + returns.fillna(0.0)).cumprod()
-    top.plot(equity.index, equity.to_numpy(), label=label, color="tab:blue")
+    figure, (top, bottom) = grid(6, 2, width=10, sharex=True, height_ratios=[3, 1])
+    equity = thin((1.0 + returns.fillna(0.0)).cumprod())
+    top.plot(dates(equity.index), equity.to_numpy(), label=label, color="tab:blue")
     if benchmark_returns is not None:
-        bench = (1.0 + benchmark_returns.fillna(0.0)).cumprod()
+        bench = thin((1.0 + benchmark_returns.fillna(0.0)).cumprod())
         top.plot(
-            bench.index,
+            dates(bench.index),
             bench.to_numpy(),
             label=str(benchmark_returns.name),
             color="tab:gray",
             alpha=0.8,
         )
-    top.set_yscale("log")
+    log_scale(top)
     top.set_ylabel("growth of 1 (log scale)")
-    top.set_title(title)
+    set_title(top, title)
     top.legend(loc="upper left")
     top.grid(True, which="both", alpha=0.3)
-    underwater = drawdown_series(returns)
+    underwater = thin(drawdown_series(returns) * 100)
     bottom.fill_between(
-        underwater.index, underwater.to_numpy() * 100, 0, color="tab:red", alpha=0.4
+        dates(underwater.index), underwater.to_numpy(), 0, color="tab:red", alpha=0.4
     )
     bottom.set_ylabel("drawdown (%)")
     bottom.grid(True, alpha=0.3)

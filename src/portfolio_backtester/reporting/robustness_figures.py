@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .drawing import WIDTH, dates, grid
+
 __all__ = [
     "logit_figure",
     "neighbourhood_figure",
     "pair_heatmap_figure",
     "params_per_window_figure",
 ]
-
-WIDTH = 11.0
 
 
 def logit_figure(histograms: Sequence[Mapping[str, Any]]) -> Figure:
@@ -30,8 +30,7 @@ def logit_figure(histograms: Sequence[Mapping[str, Any]]) -> Figure:
     Each histogram is ``{"label", "edges", "counts", "pbo"}``; several (walk-forward
     windows) are drawn as outlines on one axis.
     """
-    figure = Figure(figsize=(WIDTH, 3.6), layout="constrained")
-    ax = figure.subplots()
+    figure, (ax,) = grid(3.6, top=0.1, bottom=0.5)
     for i, histogram in enumerate(histograms):
         edges = np.asarray(histogram["edges"], dtype=float)
         counts = np.asarray(histogram["counts"], dtype=float)
@@ -66,8 +65,7 @@ def neighbourhood_figure(
     poor scores just beside it, is more likely noise.
     """
     shown = list(params)[:4]
-    figure = Figure(figsize=(WIDTH, 3.2), layout="constrained")
-    axes = np.atleast_1d(figure.subplots(1, max(len(shown), 1), sharey=True))
+    figure, axes = grid(3.2, 1, max(len(shown), 1), top=0.1, bottom=0.5, wgap=0.15, sharey=True)
     for ax, name in zip(axes, shown, strict=False):
         column = f"param_{name}"
         values = pd.to_numeric(trials[column], errors="coerce")
@@ -81,7 +79,9 @@ def neighbourhood_figure(
                 ax.axvline(float(chosen[name]), color="tab:red", lw=1.2, ls="--")
         else:  # categorical: one box per choice
             groups = scores.groupby(trials[column].astype(str))
-            ax.boxplot([g.to_numpy() for _, g in groups], tick_labels=list(groups.groups))
+            ax.boxplot(
+                [g.to_numpy() for _, g in groups], tick_labels=[str(k) for k in groups.groups]
+            )
         ax.set_xlabel(name)
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel(f"{objective} (in-sample)")
@@ -92,17 +92,17 @@ def pair_heatmap_figure(trials: pd.DataFrame, first: str, second: str, objective
     """Median score over a grid of two parameters (binned when they take many values)."""
     x = pd.to_numeric(trials[f"param_{first}"], errors="coerce")
     y = pd.to_numeric(trials[f"param_{second}"], errors="coerce")
-    grid = (
+    medians = (
         pd.DataFrame({"x": _bins(x), "y": _bins(y), "v": trials["value_0"].astype(float)})
         .groupby(["y", "x"], observed=True)["v"]
         .median()
         .unstack("x")
     )
-    figure = Figure(figsize=(WIDTH * 0.6, 4.2), layout="constrained")
-    ax = figure.subplots()
-    image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
-    ax.set_xticks(range(len(grid.columns)), [_label(c) for c in grid.columns], fontsize=7)
-    ax.set_yticks(range(len(grid.index)), [_label(c) for c in grid.index], fontsize=7)
+    # Room on the right for the colour bar, which takes its space from the axes.
+    figure, (ax,) = grid(4.2, width=WIDTH * 0.6, left=0.6, right=0.8, top=0.1, bottom=0.5)
+    image = ax.imshow(medians.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
+    ax.set_xticks(range(len(medians.columns)), [_label(c) for c in medians.columns], fontsize=7)
+    ax.set_yticks(range(len(medians.index)), [_label(c) for c in medians.index], fontsize=7)
     ax.set_xlabel(first)
     ax.set_ylabel(second)
     figure.colorbar(image, ax=ax, label=f"median {objective} (in-sample)")
@@ -112,9 +112,8 @@ def pair_heatmap_figure(trials: pd.DataFrame, first: str, second: str, objective
 def params_per_window_figure(windows: pd.DataFrame) -> Figure:
     """The parameters each walk-forward window chose: steady choices are a good sign."""
     params = [c for c in windows.columns if c.startswith("param_")]
-    figure = Figure(figsize=(WIDTH, 1.2 + 1.6 * len(params)), layout="constrained")
-    axes = np.atleast_1d(figure.subplots(len(params), 1, sharex=True))
-    starts = pd.to_datetime(windows["test_start"])
+    figure, axes = grid(1.2 + 1.6 * len(params), len(params), top=0.1, bottom=0.5, sharex=True)
+    starts = dates(pd.DatetimeIndex(pd.to_datetime(windows["test_start"])))
     for ax, column in zip(axes, params, strict=True):
         values = pd.to_numeric(windows[column], errors="coerce")
         if values.notna().all():

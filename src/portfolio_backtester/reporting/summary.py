@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..optimization.results import OptimizationResult, PeriodResult
-from .tables import metrics_table
+from .tables import UNITS_LEGEND, metrics_table
 
 __all__ = ["optimization_summary", "period_table"]
 
@@ -86,6 +86,7 @@ def optimization_summary(
         "in-sample: the final parameters backtested over the whole period, including the days "
         "they were chosen on (not an estimate of future performance):",
         metrics_table({"In-sample": in_sample_metrics, benchmark_name: in_sample_benchmark}),
+        UNITS_LEGEND,
     ]
     return lines
 

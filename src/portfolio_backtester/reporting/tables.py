@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-__all__ = ["PERCENT_METRICS", "format_metric", "metrics_table"]
+__all__ = ["PERCENT_METRICS", "UNITS_LEGEND", "format_metric", "metrics_table"]
 
 PERCENT_METRICS = frozenset(
     {
@@ -24,6 +24,11 @@ PERCENT_METRICS = frozenset(
         "Alpha",
         "Tracking Error",
         "Turnover",
+        "Win Rate",
+        "Average Win",
+        "Average Loss",
+        "Exposure",
+        "Average Gross Exposure",
     }
 )
 
@@ -35,8 +40,21 @@ def format_metric(name: str, value: float) -> str:
     if name in PERCENT_METRICS:
         return f"{value * 100:.2f}%"
     if name == "Max Drawdown Duration":
-        return f"{value:.0f} days"
+        return f"{value:.0f} trading days"
+    if name == "Average Holding Days":
+        return f"{value:.1f} trading days"
+    if name == "Trades":
+        return f"{value:.0f}"
     return f"{value:.2f}"
+
+
+UNITS_LEGEND = (
+    "units: durations in trading days (rows of the data); volatility, CAGR and turnover\n"
+    "annualised over 252 trading days; turnover = (buys + sells) / portfolio value per year,\n"
+    "so 200% is the whole portfolio sold and bought again once a year; a trade is one\n"
+    "position in one asset from open to close or flip; exposure = share of days invested"
+)
+"""Printed under every metrics table, so that no figure's unit is left to a docstring."""
 
 
 def metrics_table(columns: Mapping[str, Mapping[str, float] | None]) -> str:
