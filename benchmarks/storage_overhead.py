@@ -1,14 +1,21 @@
-"""Storage overhead per trial of the optimiser's own worker loop, and reopening a large study.
+"""Storage overhead per trial of the optimiser's own worker loop, the coordination's service
+rate, and reopening a large study, for every storage side by side in one run.
 
-    python benchmarks/storage_overhead.py --trials 300 --reopen-trials 10000
+    python benchmarks/storage_overhead.py --trials 200 --repeats 3 --reopen-trials 10000
 
 Each worker runs ``run_trials`` (the loop every optimisation worker runs: fail stale trials,
 count and ask under the shared lock, tag the trial, suggest, record the outcome, tell, with
-heartbeats on a database) with a trivial objective, against a journal file, SQLite and
-PostgreSQL (from ``PBT_POSTGRES_URL``, default the local server's ``test`` database), at 1
-and 2 workers. Overhead per trial = worker-seconds per trial minus the same loop on
-in-memory storage. On the databases each worker also counts the SQL statements it sends,
-a figure that does not depend on how loaded the machine is. Prints JSON; medians of
+heartbeats or leases on the shared storages) with a trivial objective, against a journal
+file, SQLite, PostgreSQL (``PBT_POSTGRES_URL``), the gRPC proxy in front of PostgreSQL (a
+``storage_server.serve`` process started here) and a Redis journal (``PBT_REDIS_URL``), at 1,
+2 and 4 workers. Overhead per trial = worker-seconds per trial minus the same loop on
+in-memory storage. Round trips, which do not depend on how loaded the machine is: SQL
+statements the workers (PostgreSQL) or the proxy (gRPC) send, counted with SQLAlchemy's
+events, plus the two advisory-lock statements per trial (``pg_stat_database`` counts
+transactions only, and late); calls the proxy served (a gRPC interceptor); Redis commands the
+server ran and those sent to it (``INFO commandstats``, less the commands our Lua scripts run
+inside). Service rate:
+trials per second that M processes (1, 2, 4, 8) sustain together. Prints JSON; medians of
 ``--repeats`` runs.
 
 Reopening: a study of ``--reopen-trials`` complete trials is written, then opened from
@@ -20,6 +27,7 @@ because every new trial counts the study's trials to number itself.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import multiprocessing
@@ -29,6 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +56,8 @@ SCENARIO = {
     "strategy": {"name": "simple_momentum"},
     "optimize": {"params": {"x": {"type": "float", "low": 0.0, "high": 1.0}}},
 }
+REDIS_INNER = {"get", "set", "incr", "exists", "del", "lpush", "ltrim", "pexpire", "pttl"}
+"""Commands only our Lua scripts run (inside one round trip each), never sent on their own."""
 
 
 def trivial(params: dict[str, Any]) -> Evaluation:
@@ -57,11 +68,11 @@ def trivial(params: dict[str, Any]) -> Evaluation:
     )
 
 
-def _loop(url: str | None, name: str, budget: int, lock: Any, queue: Any) -> None:
-    """One worker: run the optimiser's loop; report loop seconds and SQL statements."""
+def _loop(url: str | None, name: str, budget: int, lock: Any, queue: Any, barrier: Any) -> None:
+    """One worker: run the optimiser's loop; report its seconds, trials and SQL statements."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     statements = [0]
-    if url is not None and not url.startswith("journal"):
+    if url is not None and url.startswith(("postgresql", "sqlite")):
         from sqlalchemy import event
         from sqlalchemy.engine import Engine
 
@@ -79,8 +90,10 @@ def _loop(url: str | None, name: str, budget: int, lock: Any, queue: Any) -> Non
     guard = AdvisoryLock(url, name) if shared and url is not None else lock
     scenario = load_scenario(SCENARIO)
     plan = StudyPlan(name, budget, (), "test")
-    started = time.perf_counter()
     assert scenario.optimize is not None
+    if barrier is not None:
+        barrier.wait()
+    started = time.perf_counter()
     ran = run_trials(
         study,
         plan,
@@ -90,21 +103,25 @@ def _loop(url: str | None, name: str, budget: int, lock: Any, queue: Any) -> Non
         tag=str(os.getpid()),
         shutdown=WorkerShutdown(),
     )
-    queue.put((time.perf_counter() - started, ran, statements[0]))
+    ended = time.perf_counter()
+    queue.put((ended - started, ran, statements[0], started, ended))
 
 
-def measure(url: str | None, workers: int, trials: int) -> tuple[float, float]:
-    """Worker-seconds per trial and SQL statements per trial."""
+def measure(
+    url: str | None, workers: int, trials: int, spawn_one: bool = False
+) -> dict[str, float]:
+    """Worker-seconds per trial, SQL statements per trial and the trials per wall second."""
     name = f"bench-{uuid.uuid4().hex[:8]}"
     if url is not None:
         optuna.create_study(storage=open_storage(url), study_name=name)
     context = multiprocessing.get_context("spawn")
     lock, queue = context.Lock(), context.Queue()
-    if workers == 1:
-        _loop(url, name, trials, lock, queue)
+    if workers == 1 and not spawn_one:
+        _loop(url, name, trials, lock, queue, None)
     else:
+        barrier = context.Barrier(workers)
         processes = [
-            context.Process(target=_loop, args=(url, name, trials, lock, queue))
+            context.Process(target=_loop, args=(url, name, trials, lock, queue, barrier))
             for _ in range(workers)
         ]
         for process in processes:
@@ -118,7 +135,76 @@ def measure(url: str | None, workers: int, trials: int) -> tuple[float, float]:
         done = optuna.load_study(study_name=name, storage=open_storage(url)).trials
         assert len(done) == trials and all(t.state == TrialState.COMPLETE for t in done)
         optuna.delete_study(study_name=name, storage=open_storage(url))
-    return sum(r[0] for r in reports) / trials, sum(r[2] for r in reports) / trials
+    wall = max(r[4] for r in reports) - min(r[3] for r in reports)
+    return {
+        "s_per_trial": sum(r[0] for r in reports) / trials,
+        "statements": sum(r[2] for r in reports) / trials,
+        "rate": trials / wall,
+    }
+
+
+class Counters:
+    """Server-side counts, read before and after a measurement."""
+
+    def __init__(self, kind: str, postgres: str, redis_url: str, rpcs: Any) -> None:
+        self.kind, self.postgres, self.redis_url, self.rpcs = kind, postgres, redis_url, rpcs
+
+    def read(self) -> dict[str, float]:
+        counts: dict[str, float] = {}
+        if self.kind == "grpc":
+            counts["proxy_calls"] = float(self.rpcs[0].value)
+            # the proxy's statements, plus the advisory lock taken by each worker
+            counts["sql_statements"] = float(self.rpcs[1].value)
+        if self.kind == "redis":
+            import redis
+
+            stats = redis.Redis.from_url(self.redis_url).info("commandstats")
+            counts["redis_commands"] = float(sum(v["calls"] for v in stats.values()))
+            counts["redis_round_trips"] = float(
+                sum(
+                    v["calls"]
+                    for k, v in stats.items()
+                    if k.removeprefix("cmdstat_") not in REDIS_INNER
+                )
+            )
+        return counts
+
+
+def _serve(database: str, port_queue: Any, rpcs: Any, statements: Any) -> None:
+    """The storage server, counting the calls it serves and the SQL statements it sends."""
+    import grpc
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from portfolio_backtester.storage_server import serve
+
+    def count(*_: Any) -> None:
+        with statements.get_lock():
+            statements.value += 1
+
+    event.listen(Engine, "before_cursor_execute", count)
+
+    class Count(grpc.ServerInterceptor):  # type: ignore[misc]
+        def intercept_service(self, continuation: Any, details: Any) -> Any:
+            with rpcs.get_lock():
+                rpcs.value += 1
+            return continuation(details)
+
+    serve(database, "127.0.0.1", 0, on_ready=port_queue.put, interceptors=(Count(),))
+
+
+@contextlib.contextmanager
+def storage_server(database: str) -> Iterator[tuple[str, Any, Any]]:
+    """A storage server process over ``database``: its URL, its call counter, its SQL counter."""
+    context = multiprocessing.get_context("spawn")
+    urls, rpcs, statements = context.Queue(), context.Value("q", 0), context.Value("q", 0)
+    process = context.Process(target=_serve, args=(database, urls, rpcs, statements), daemon=True)
+    process.start()
+    try:
+        yield urls.get(timeout=60), (rpcs, statements), process
+    finally:
+        process.terminate()  # SIGTERM: the server stops cleanly
+        process.join(30)
 
 
 def _fill_database(url: str, name: str, n_trials: int) -> None:
@@ -156,11 +242,14 @@ def _fill_database(url: str, name: str, n_trials: int) -> None:
     storage.engine.dispose()
 
 
-def reopen(url: str, n_trials: int) -> float:
-    """Seconds to open a study of ``n_trials`` trials from scratch and read every trial."""
+def reopen(url: str, n_trials: int, database: str | None) -> float:
+    """Seconds to open a study of ``n_trials`` trials from scratch and read every trial.
+
+    Journals (file, Redis) are written through the storage, as a run writes them (with
+    Optuna's snapshot every 100 trials on Redis); databases are filled directly."""
     name = f"reopen-{uuid.uuid4().hex[:8]}"
     study = optuna.create_study(storage=open_storage(url), study_name=name)
-    if url.startswith("journal"):
+    if database is None:
         distribution = optuna.distributions.FloatDistribution(0.0, 1.0)
         study.add_trials(
             [
@@ -174,7 +263,7 @@ def reopen(url: str, n_trials: int) -> float:
             ]
         )
     else:
-        _fill_database(url, name, n_trials)
+        _fill_database(database, name, n_trials)
     started = time.perf_counter()
     fresh = optuna.load_study(study_name=name, storage=open_storage(url))
     trials = fresh.get_trials(deepcopy=False)
@@ -184,44 +273,89 @@ def reopen(url: str, n_trials: int) -> float:
     return elapsed
 
 
+def bench(kind: str, url: str, args: argparse.Namespace, counters: Counters) -> dict[str, Any]:
+    entry: dict[str, Any] = {"url": url.split("?")[0] if kind != "grpc" else "grpc://…"}
+    for workers in (1, 2, 4):
+        samples, deltas = [], []
+        for _ in range(args.repeats):
+            before = counters.read()
+            samples.append(measure(url, workers, args.trials))
+            after = counters.read()
+            deltas.append({k: (after[k] - before[k]) / args.trials for k in after})
+        entry[f"workers_{workers}_overhead_ms_per_trial"] = round(
+            (statistics.median(s["s_per_trial"] for s in samples) - args.baseline) * 1e3, 2
+        )
+        per_trial: dict[str, float] = {}
+        if kind in ("postgresql", "sqlite"):
+            per_trial["sql_statements"] = statistics.median(s["statements"] for s in samples)
+            if kind == "postgresql":
+                per_trial["sql_statements"] += 2  # the advisory lock, taken outside SQLAlchemy
+        for key in deltas[0]:
+            per_trial[key] = statistics.median(d[key] for d in deltas)
+        if kind == "grpc":
+            per_trial["sql_statements"] += 2  # the advisory lock, straight to the database
+        entry[f"workers_{workers}_per_trial"] = {k: round(v, 2) for k, v in per_trial.items()}
+    for processes in (1, 2, 4, 8):
+        rate = measure(url, processes, args.rate_trials, spawn_one=True)["rate"]
+        entry[f"service_rate_{processes}_trials_per_s"] = round(rate, 1)
+    database = args.postgres if kind in ("postgresql", "grpc") else None
+    database = url if kind == "sqlite" else database
+    entry["reopen_s"] = round(reopen(url, args.reopen_trials, database), 3)
+    return entry
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--trials", type=int, default=300)
+    parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rate-trials", type=int, default=400)
     parser.add_argument("--reopen-trials", type=int, default=10_000)
-    parser.add_argument("--storages", default="journal,sqlite,postgresql")
+    parser.add_argument("--storages", default="journal,sqlite,postgresql,grpc,redis")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    postgres = os.environ.get("PBT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    with tempfile.TemporaryDirectory() as tmp:
+    args.postgres = os.environ.get("PBT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    redis_base = os.environ.get("PBT_REDIS_URL", "redis://127.0.0.1:6379/0")
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp, storage_server(args.postgres) as server:
+        grpc_url, rpcs, _ = server
         urls = {
             "journal": f"journal://{Path(tmp) / 'journal.log'}",
             "sqlite": f"sqlite:///{Path(tmp) / 'study.db'}",
-            "postgresql": postgres,
+            "postgresql": args.postgres,
+            "grpc": grpc_url,
+            "redis": f"{redis_base}?prefix={prefix}",
         }
-        baseline = statistics.median(measure(None, 1, args.trials)[0] for _ in range(args.repeats))
+        args.baseline = statistics.median(
+            measure(None, 1, args.trials)["s_per_trial"] for _ in range(args.repeats)
+        )
         results: dict[str, Any] = {
             "trials": args.trials,
             "repeats": args.repeats,
-            "in_memory_ms_per_trial": baseline * 1e3,
+            "rate_trials": args.rate_trials,
+            "reopen_trials": args.reopen_trials,
+            "cores": os.cpu_count(),
+            "load_average_before": [round(x, 2) for x in load],
+            "in_memory_ms_per_trial": round(args.baseline * 1e3, 3),
         }
-        for kind in args.storages.split(","):
-            url = urls[kind]
-            entry: dict[str, Any] = {}
-            for workers in (1, 2):
-                samples = [measure(url, workers, args.trials) for _ in range(args.repeats)]
-                entry[f"workers_{workers}_overhead_ms_per_trial"] = (
-                    statistics.median(s[0] for s in samples) - baseline
-                ) * 1e3
-                if kind != "journal":
-                    entry[f"workers_{workers}_sql_statements_per_trial"] = statistics.median(
-                        s[1] for s in samples
-                    )
-            entry["reopen_s"] = reopen(url, args.reopen_trials)
-            results[kind] = entry
-            print(json.dumps({kind: entry}), file=sys.stderr, flush=True)
-        results["reopen_trials"] = args.reopen_trials
+        try:
+            for kind in args.storages.split(","):
+                counters = Counters(kind, args.postgres, redis_base, rpcs)
+                results[kind] = bench(kind, urls[kind], args, counters)
+                print(json.dumps({kind: results[kind]}), file=sys.stderr, flush=True)
+        finally:
+            _remove_redis_keys(redis_base, prefix)
+    results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(results, indent=2))
+
+
+def _remove_redis_keys(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
 
 
 if __name__ == "__main__":

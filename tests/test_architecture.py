@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("reporting", ("reporting",)),
     ("applications", ("backtest", "scenarios", "optimization", "api")),
-    ("interface", ("cli", "_terminal", "__main__", "")),
+    ("interface", ("cli", "_terminal", "__main__", "storage_server", "")),
 )
 
 

@@ -163,7 +163,22 @@ def _parser() -> tuple[argparse.ArgumentParser, Collection[str]]:
         "strategies", parents=[shared], help="list strategies and their parameters"
     )
     strategies.set_defaults(handler=_strategies)
+
+    server = commands.add_parser(
+        "storage-server", parents=[shared], help="serve a PostgreSQL study storage over gRPC"
+    )
+    server.add_argument("--storage", required=True, help="postgresql://user@host/db")
+    server.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    server.add_argument("--port", type=int, default=13000, help="port to listen on (0: any)")
+    server.set_defaults(handler=_storage_server)
     return parser, commands.choices.keys()
+
+
+def _storage_server(args: argparse.Namespace) -> int:
+    from .storage_server import serve
+
+    serve(args.storage, args.host, args.port, on_ready=lambda url: print(url, flush=True))
+    return 0
 
 
 def _worker_options(parser: argparse.ArgumentParser) -> None:

@@ -1,8 +1,11 @@
-"""One study, several hosts, on a real PostgreSQL server.
+"""One study, several hosts, on real servers: PostgreSQL, a Redis journal, and the gRPC
+storage proxy in front of PostgreSQL.
 
 Each "host" is a separate ``portfolio-backtester`` process tree with its own data directory.
-The server comes from ``PBT_POSTGRES_URL`` (``.ci/run`` creates a fresh database); without a
-running server these tests fail, they never skip.
+PostgreSQL comes from ``PBT_POSTGRES_URL`` (``.ci/run`` creates a fresh database), Redis from
+``PBT_REDIS_URL`` (each test has a journal of its own under a key prefix), the proxy is a
+``storage_server.serve`` process started here; without a running server these tests fail,
+they never skip.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from optuna.trial import TrialState
 from portfolio_backtester.optimization.recovery import StaleTrials
 from portfolio_backtester.optimization.storage import database_now, open_storage
 from processes import group_pids, wait_until
+from services import POSTGRES_URL, redis_keys_removed, redis_url, storage_server
 
 TESTS = Path(__file__).resolve().parents[1]
-URL = os.environ.get("PBT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+URL = POSTGRES_URL
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -79,25 +83,50 @@ def cli(tmp_path: Path, host: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
-_STORAGE: list[Any] = []
+_OPENED: list[Any] = []
 
 
-def _storage() -> Any:
-    """One storage for the test process, its connections closed at the end (see fixture)."""
-    if not _STORAGE:
-        _STORAGE.append(open_storage(URL))
-    return _STORAGE[0]
+def _storage(url: str) -> Any:
+    """A storage for the test process, closed at the end of the module (see fixture)."""
+    opened = open_storage(url)
+    _OPENED.append(opened)
+    return opened
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _close_storage() -> Any:
+def _close_storages() -> Any:
     yield
-    while _STORAGE:
-        _STORAGE.pop().engine.dispose()
+    while _OPENED:
+        opened = _OPENED.pop()
+        if hasattr(opened, "engine"):
+            opened.engine.dispose()
+        else:
+            opened.close()
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Any:
+    with storage_server(POSTGRES_URL) as url:
+        yield url
+
+
+@pytest.fixture(params=["postgresql", "redis", "grpc"])
+def shared(request: pytest.FixtureRequest, study_name: str) -> Any:
+    """The URL of a shared storage; the test's study is removed afterwards."""
+    if request.param == "redis":
+        url = redis_url(prefix=study_name)
+        yield url
+        redis_keys_removed(url)
+        return
+    url = request.getfixturevalue("proxy") if request.param == "grpc" else URL
+    yield url
+    opened = _storage(URL)
+    if any(s.study_name == study_name for s in opened.get_all_studies()):
+        optuna.delete_study(study_name=study_name, storage=opened)
 
 
 def start_two_hosts(
-    tmp_path: Path, path: Path, study_name: str
+    tmp_path: Path, path: Path, study_name: str, url: str
 ) -> tuple[subprocess.Popen[str], subprocess.Popen[str]]:
     """Host A creates the study with one local worker; host B joins it with two."""
     host_a = cli(
@@ -107,7 +136,7 @@ def start_two_hosts(
         "--scenario",
         str(path),
         "--storage",
-        URL,
+        url,
         "--study-name",
         study_name,
         "--output",
@@ -115,15 +144,15 @@ def start_two_hosts(
         "-q",
         "--no-report",
     )
-    wait_for_study(study_name)
+    wait_for_study(study_name, url)
     host_b = cli(
-        tmp_path, "b", "worker", "--storage", URL, "--study-name", study_name, "--n-jobs", "2"
+        tmp_path, "b", "worker", "--storage", url, "--study-name", study_name, "--n-jobs", "2"
     )
     return host_a, host_b
 
 
-def wait_for_study(name: str, timeout: float = 60) -> None:
-    storage = _storage()
+def wait_for_study(name: str, url: str, timeout: float = 60) -> None:
+    storage = _storage(url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(s.study_name == name for s in storage.get_all_studies()):
@@ -134,8 +163,15 @@ def wait_for_study(name: str, timeout: float = 60) -> None:
     raise AssertionError(f"study {name} was not created")
 
 
-def trials(name: str) -> list[optuna.trial.FrozenTrial]:
-    return optuna.load_study(study_name=name, storage=_storage()).trials
+def trials(name: str, url: str) -> list[optuna.trial.FrozenTrial]:
+    opened = open_storage(url)  # a fresh view: the Redis journal is read from the start
+    try:
+        return optuna.load_study(study_name=name, storage=opened).trials
+    finally:
+        if hasattr(opened, "engine"):
+            opened.engine.dispose()
+        else:
+            opened.close()
 
 
 @pytest.fixture
@@ -150,16 +186,18 @@ def test_server_is_reachable() -> None:
         assert connection.execute("SELECT 1").fetchone() == (1,)
 
 
-def test_two_hosts_share_one_study_and_its_exact_budget(tmp_path: Path, study_name: str) -> None:
+def test_two_hosts_share_one_study_and_its_exact_budget(
+    tmp_path: Path, study_name: str, shared: str
+) -> None:
     # 41 points of 0.5 s: host A alone would need 20 s, so host B (a few seconds to start
     # its workers) always joins well before the end.
     path = scenario(tmp_path, sleep_s=0.5, step=0.025)
-    host_a, host_b = start_two_hosts(tmp_path, path, study_name)
+    host_a, host_b = start_two_hosts(tmp_path, path, study_name, shared)
     out_b, err_b = host_b.communicate(timeout=240)
     _out_a, err_a = host_a.communicate(timeout=240)
     assert host_a.returncode == 0, err_a
     assert host_b.returncode == 0, err_b
-    done = trials(study_name)
+    done = trials(study_name, shared)
     assert len(done) == 41
     assert {t.state for t in done} == {TrialState.COMPLETE}
     assert len({round(t.params["x"], 6) for t in done}) == 41, "the grid is covered once"
@@ -167,8 +205,10 @@ def test_two_hosts_share_one_study_and_its_exact_budget(tmp_path: Path, study_na
     pids_b = {p.name for p in (tmp_path / "b").iterdir() if p.name.isdigit()}
     workers = {t.user_attrs["worker"].rpartition(":")[2] for t in done}
     assert workers & pids_a and workers & pids_b, f"both hosts ran trials: {out_b} {err_b[-800:]}"
-    # The same grid on one host finds the same best parameters.
+    # The same grid on one host finds the same best parameters (without the sleep, which
+    # changes nothing but the time).
     single = tmp_path / "single"
+    path = scenario(tmp_path, sleep_s=0.0, step=0.025)
     one = subprocess.run(
         [
             sys.executable,
@@ -181,7 +221,6 @@ def test_two_hosts_share_one_study_and_its_exact_budget(tmp_path: Path, study_na
             str(single),
             "-q",
             "--no-report",
-            "--no-report",
         ],
         env={**os.environ, "PYTHONPATH": str(TESTS)},
         capture_output=True,
@@ -192,13 +231,15 @@ def test_two_hosts_share_one_study_and_its_exact_budget(tmp_path: Path, study_na
     assert one.returncode == 0, one.stderr
     multi_best = yaml.safe_load((tmp_path / "out" / "best_params.yaml").read_text())
     single_best = yaml.safe_load((single / "best_params.yaml").read_text())
-    assert multi_best["params"] == single_best["params"]
+    assert multi_best["params"]["x"] == single_best["params"]["x"]
     assert multi_best["objectives"] == pytest.approx(single_best["objectives"], abs=1e-12)
 
 
-def test_a_killed_host_loses_only_its_running_trials(tmp_path: Path, study_name: str) -> None:
+def test_a_killed_host_loses_only_its_running_trials(
+    tmp_path: Path, study_name: str, shared: str
+) -> None:
     path = scenario(tmp_path, sleep_s=0.5, step=0.025)  # 41 points: B joins well before the end
-    host_a, host_b = start_two_hosts(tmp_path, path, study_name)
+    host_a, host_b = start_two_hosts(tmp_path, path, study_name, shared)
     deadline = time.monotonic() + 60
     b_pids: set[str] = set()
     while time.monotonic() < deadline:
@@ -206,7 +247,7 @@ def test_a_killed_host_loses_only_its_running_trials(tmp_path: Path, study_name:
         b_pids |= group_pids(host_b.pid)
         running_b = [
             t
-            for t in trials(study_name)
+            for t in trials(study_name, shared)
             if t.state == TrialState.RUNNING
             and t.user_attrs.get("worker", "").rpartition(":")[2] in b_pids
         ]
@@ -219,19 +260,24 @@ def test_a_killed_host_loses_only_its_running_trials(tmp_path: Path, study_name:
     host_b.communicate(timeout=30)
     _out_a, err_a = host_a.communicate(timeout=240)
     assert host_a.returncode == 0, err_a
-    done = trials(study_name)
+    done = trials(study_name, shared)
     assert len(done) == 41
     assert not [t for t in done if t.state == TrialState.RUNNING]
     failed = [t for t in done if t.state == TrialState.FAIL]
     assert failed, "the killed host's running trials end up failed"
-    assert all(t.user_attrs.get("worker", "").rpartition(":")[2] in b_pids for t in failed), [
+    # A trial with no worker recorded was created by a process killed before it could
+    # record itself: host A's processes all lived, so it was one of B's.
+    unowned = [
         (t.number, t.user_attrs)
         for t in failed
-        if t.user_attrs.get("worker", "").rpartition(":")[2] not in b_pids
+        if "worker" in t.user_attrs and t.user_attrs["worker"].rpartition(":")[2] not in b_pids
     ]
+    assert not unowned, unowned
 
 
-def test_a_host_with_different_data_is_refused(tmp_path: Path, study_name: str) -> None:
+def test_a_host_with_different_data_is_refused(
+    tmp_path: Path, study_name: str, shared: str
+) -> None:
     prices = tmp_path / "prices.csv"
     prices.write_text(
         "date,A,B\n" + "".join(f"2020-01-{d:02d},{d},{2 * d}\n" for d in range(1, 31)),
@@ -256,7 +302,7 @@ def test_a_host_with_different_data_is_refused(tmp_path: Path, study_name: str) 
         "--scenario",
         str(path),
         "--storage",
-        URL,
+        shared,
         "--study-name",
         study_name,
         "--output",
@@ -267,7 +313,7 @@ def test_a_host_with_different_data_is_refused(tmp_path: Path, study_name: str) 
     _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     prices.write_text(prices.read_text().replace("2020-01-15,15,", "2020-01-15,16,"))
-    other = cli(tmp_path, "b", "worker", "--storage", URL, "--study-name", study_name)
+    other = cli(tmp_path, "b", "worker", "--storage", shared, "--study-name", study_name)
     _, err = other.communicate(timeout=120)
     assert other.returncode == 2
     assert "differ from the data the study was started with" in err
@@ -312,8 +358,8 @@ def test_stale_trials_are_judged_on_the_servers_clock() -> None:
         storage.engine.dispose()
 
 
-def test_joining_an_unknown_study_is_a_clear_error(tmp_path: Path) -> None:
-    late = cli(tmp_path, "b", "worker", "--storage", URL, "--study-name", "no-such-study")
+def test_joining_an_unknown_study_is_a_clear_error(tmp_path: Path, shared: str) -> None:
+    late = cli(tmp_path, "b", "worker", "--storage", shared, "--study-name", "no-such-study")
     _, err = late.communicate(timeout=60)
     assert late.returncode == 2
     assert "no study named 'no-such-study'" in err

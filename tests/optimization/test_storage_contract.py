@@ -1,4 +1,5 @@
-"""The runner's guarantees, one suite run over every storage: journal file, SQLite, PostgreSQL.
+"""The runner's guarantees, one suite run over every storage: journal file, SQLite, PostgreSQL,
+a Redis journal and the gRPC storage proxy in front of PostgreSQL.
 
 Like Optuna's ``optuna/testing/pytest_storages.py``: each test takes the ``storage`` fixture,
 so a storage passes only if it keeps every contract. Runs go through the real command line
@@ -33,10 +34,10 @@ from processes import (
     study_trials,
     wait_until,
 )
+from services import POSTGRES_URL, redis_keys_removed, redis_url, require_postgres
+from services import storage_server as running_storage_server
 
 pytestmark = pytest.mark.slow
-
-POSTGRES_URL = os.environ.get("PBT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TIMEOUT_S = 180
 
 
@@ -71,8 +72,21 @@ class Storage:
         return study_trials(self.folder, self.study, storage=self.url)
 
 
+@pytest.fixture(scope="module")
+def storage_server() -> Iterator[str]:
+    """One gRPC storage server over the PostgreSQL database for the module's proxy tests."""
+    with running_storage_server(POSTGRES_URL) as url:
+        yield url
+
+
 @pytest.fixture(
-    params=["journal", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+    params=[
+        "journal",
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        "redis",
+        pytest.param("grpc", marks=pytest.mark.postgres),
+    ]
 )
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     study = f"contract-{uuid.uuid4().hex[:10]}"
@@ -80,35 +94,29 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]
         url = f"journal://{(tmp_path / 'optuna-journal.log').resolve()}"
     elif request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'studies.db'}"
+    elif request.param == "redis":
+        url = redis_url(prefix=study)  # a journal of this test's own in the shared server
+    elif request.param == "grpc":
+        url = request.getfixturevalue("storage_server")
     else:
         url = POSTGRES_URL
-        _require_postgres(url)
+        require_postgres(url)
     storage = Storage(request.param, url, study, tmp_path)
     yield storage
     for process in storage.started:
         if process.poll() is None:  # a failed assertion left it running: kill its group
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
-    if request.param == "postgresql":
+    if request.param in ("postgresql", "grpc"):
         # One shared database for every test run: leave no study of ours behind.
-        opened = open_storage(url)
+        opened = open_storage(POSTGRES_URL)
         try:
             if any(s.study_name == study for s in opened.get_all_studies()):
                 optuna.delete_study(study_name=study, storage=opened)
         finally:
             opened.engine.dispose()  # type: ignore[attr-defined]
-
-
-def _require_postgres(url: str) -> None:
-    """Fail (never skip) when the server is not there: the contract must hold on it."""
-    import psycopg
-
-    try:
-        psycopg.connect(url, connect_timeout=5).close()
-    except psycopg.Error as exc:
-        pytest.fail(
-            f"PostgreSQL at {url} is not reachable ({exc}); start it or set PBT_POSTGRES_URL"
-        )
+    if request.param == "redis":
+        redis_keys_removed(url)
 
 
 def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:

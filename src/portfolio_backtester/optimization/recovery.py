@@ -14,6 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ._identity import worker_gone
 from .attributes import FAIL_REASON, WORKER
+from .leases import LEASE_ATTR, LeasedStorage
 from .storage import STORAGE_ERRORS, database_now, storage_heartbeat
 
 __all__ = [
@@ -30,20 +31,26 @@ logger = logging.getLogger(__name__)
 
 
 class StaleTrials:
-    """Fails the running trials of workers that died, on a database with heartbeats.
+    """Fails the running trials of workers that died, on a storage with heartbeats or leases.
 
-    Optuna fails those whose heartbeat is older than the grace period, but skips trials with
-    no heartbeat at all: those of a worker killed inside ``ask``, before the trial loop
-    recorded the first heartbeat and the worker tag. Such a trial is failed here once it has
-    been seen untagged for longer than the grace period, measured on the database's clock
-    (the trial's own start time was written by its host's clock, which may differ). The
-    check therefore remembers what it saw: keep one per loop, and call it repeatedly.
+    On PostgreSQL, Optuna fails those whose heartbeat is older than the grace period, but
+    skips trials with no heartbeat at all: those of a worker killed inside ``ask``, before the
+    trial loop recorded the first heartbeat and the worker tag. Such a trial is failed here
+    once it has been seen untagged for longer than the grace period, measured on the
+    database's clock (the trial's own start time was written by its host's clock, which may
+    differ). The check therefore remembers what it saw: keep one per loop, and call it
+    repeatedly. On Redis and the gRPC proxy a trial names its creator's lease from the start,
+    and is failed once that lease has lapsed (judged by the server's clock).
     """
 
     def __init__(self) -> None:
         self._untagged_since: dict[int, datetime.datetime] = {}
+        self._unnamed_since: dict[int, float] = {}
 
     def fail(self, study: optuna.Study) -> None:
+        if isinstance(study._storage, LeasedStorage):
+            self._fail_lapsed(study, study._storage)
+            return
         heartbeat = storage_heartbeat(study._storage)
         if heartbeat is None:
             return
@@ -64,6 +71,31 @@ class StaleTrials:
                 seen[trial._trial_id] = since
         self._untagged_since = seen
 
+    def _fail_lapsed(self, study: optuna.Study, storage: LeasedStorage) -> None:
+        grace = storage.heartbeat.grace_s
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        named = {t._trial_id: t.system_attrs.get(LEASE_ATTR) for t in running}
+        live = storage.live_leases({str(lease) for lease in named.values() if lease})
+        now = time.monotonic()
+        seen: dict[int, float] = {}
+        for trial in running:
+            lease = named[trial._trial_id]
+            if lease:
+                if lease not in live:
+                    reason = (
+                        f"its worker's lease lapsed ({grace} s without renewal: the worker or "
+                        "its host died, or lost the storage server)"
+                    )
+                    fail_trial(study, trial, reason)
+            elif WORKER not in trial.user_attrs:
+                # Created without a lease by another client; failed like an untagged trial.
+                since = self._unnamed_since.get(trial._trial_id, now)
+                if now - since > grace:
+                    fail_trial(study, trial, "it names no lease and no worker")
+                else:
+                    seen[trial._trial_id] = since
+        self._unnamed_since = seen
+
 
 def fail_stale_trials(study: optuna.Study, check: StaleTrials | None = None) -> None:
     """Fail stale trials now; without ``check``, only those Optuna's heartbeat finds."""
@@ -73,8 +105,8 @@ def fail_stale_trials(study: optuna.Study, check: StaleTrials | None = None) -> 
 def recover_orphaned_trials(study: optuna.Study) -> int:
     """Fail running trials whose worker on this host's process table no longer exists.
 
-    Journal storage has no heartbeat, so a killed run leaves trials running forever;
-    RDB storage with a heartbeat fails stale trials itself.
+    A journal file has no heartbeat, so a killed run leaves trials running forever; on the
+    shared storages the stale check (heartbeats, leases) fails them too.
     """
     fail_stale_trials(study)
     count = 0

@@ -1,13 +1,11 @@
-"""Optuna storage from a URL: a journal file by default, SQLite or PostgreSQL on request."""
+"""Optuna storage from a URL: a journal file by default; SQLite, PostgreSQL, a Redis journal
+or the gRPC proxy in front of PostgreSQL on request."""
 
 from __future__ import annotations
 
 import datetime
 import importlib.util
-import os
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
@@ -16,8 +14,12 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from ..errors import OptimizationError
+from .heartbeat import GRACE_PERIOD_S, HEARTBEAT_INTERVAL_S, HeartbeatSettings
+from .leases import LeasedStorage
 
 __all__ = [
+    "GRACE_PERIOD_S",
+    "HEARTBEAT_INTERVAL_S",
     "STORAGE_ERRORS",
     "HeartbeatSettings",
     "database_now",
@@ -27,54 +29,14 @@ __all__ = [
     "storage_heartbeat",
 ]
 
-HEARTBEAT_INTERVAL_S = 5
-GRACE_PERIOD_S = 20
-
 STORAGE_ERRORS: tuple[type[Exception], ...] = (
     optuna.exceptions.StorageInternalError,  # what RDB storages make of database errors
     sqlalchemy.exc.SQLAlchemyError,  # raised outside Optuna's sessions (connecting)
     OSError,  # the journal file
 )
 """What a storage raises when it cannot be reached or written: a worker logs these at the
-trial boundary and in its heartbeat, and goes on."""
-
-
-@dataclass(frozen=True, slots=True)
-class HeartbeatSettings:
-    """Heartbeat interval and grace period of database studies, in seconds.
-
-    Read once at the edge (the command line reads ``PBT_HEARTBEAT_INTERVAL`` and
-    ``PBT_GRACE_PERIOD`` through :meth:`from_environment`) and passed down to every worker;
-    a shorter grace period fails a dead host's trials sooner, at the price of more writes.
-    """
-
-    interval_s: int = HEARTBEAT_INTERVAL_S
-    grace_s: int = GRACE_PERIOD_S
-
-    def __post_init__(self) -> None:
-        if self.interval_s < 1 or self.grace_s <= self.interval_s:
-            raise OptimizationError(
-                f"the grace period ({self.grace_s} s) must be longer than the heartbeat "
-                f"interval ({self.interval_s} s), and the interval at least 1 s"
-            )
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> HeartbeatSettings:
-        """The defaults, overridden by ``PBT_HEARTBEAT_INTERVAL`` and ``PBT_GRACE_PERIOD``."""
-        env = os.environ if environ is None else environ
-        return cls(
-            interval_s=_positive_int(env, "PBT_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL_S),
-            grace_s=_positive_int(env, "PBT_GRACE_PERIOD", GRACE_PERIOD_S),
-        )
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    text = env.get(name)
-    if text is None:
-        return default
-    if not text.isdigit() or int(text) < 1:
-        raise OptimizationError(f"{name} must be a whole number of seconds >= 1, got {text!r}")
-    return int(text)
+trial boundary and in its heartbeat, and goes on. The Redis and gRPC storages raise Optuna's
+``StorageInternalError`` for a server they cannot reach, as RDB storages do."""
 
 
 def default_storage_url(output_dir: Path) -> str:
@@ -83,15 +45,27 @@ def default_storage_url(output_dir: Path) -> str:
 
 
 def is_shared_database(url: str) -> bool:
-    """True for servers that hosts other than this one can reach."""
-    return url.startswith(("postgresql", "mysql"))
+    """True for servers that hosts other than this one can reach: their workers count and
+    ask under a lock in that server (:class:`~.locks.AdvisoryLock`), not a local file."""
+    return url.startswith(("postgresql", "mysql", "redis://", "rediss://", "grpc://"))
 
 
 def open_storage(url: str, heartbeat: HeartbeatSettings | None = None) -> BaseStorage:
     """Open (creating if needed) the storage a URL names; workers call this themselves.
 
-    ``heartbeat`` applies to PostgreSQL, the multi-host storage (default: the defaults).
+    ``heartbeat`` applies to the multi-host storages (default: the defaults): PostgreSQL
+    records Optuna's heartbeats, Redis and the gRPC proxy renew each process's lease.
     """
+    if url.startswith(("redis://", "rediss://")):
+        if importlib.util.find_spec("redis") is None:
+            raise OptimizationError("a redis:// storage needs the Redis client: pip install redis")
+        from .redis_storage import open_redis_storage
+
+        return open_redis_storage(url, heartbeat or HeartbeatSettings())
+    if url.startswith("grpc://"):
+        from .grpc_proxy import open_grpc_storage
+
+        return open_grpc_storage(url, heartbeat or HeartbeatSettings())
     if url.startswith("journal://"):
         path = Path(url.removeprefix("journal://"))
         try:
@@ -135,12 +109,16 @@ def open_storage(url: str, heartbeat: HeartbeatSettings | None = None) -> BaseSt
             raise OptimizationError(f"cannot open the study storage {url!r}: {exc}") from None
     raise OptimizationError(
         f"unsupported storage URL {url!r}; use sqlite:///path.db, postgresql://user@host/db, "
-        "or leave --storage out for a journal file in the output folder"
+        "redis://host:6379/0, grpc://host:port?database=postgresql://user@host/db (a "
+        "storage server), or leave --storage out for a journal file in the output folder"
     )
 
 
 def storage_heartbeat(storage: BaseStorage) -> HeartbeatSettings | None:
-    """The heartbeat an opened storage records trials with; None when it records none."""
+    """The heartbeat an opened storage records trials with (the renewal interval and expiry
+    of its leases, on Redis and the proxy); None when it records none."""
+    if isinstance(storage, LeasedStorage):
+        return storage.heartbeat
     # A study wraps its RDB storage in Optuna's cache, which keeps the RDB storage as _backend.
     rdb = getattr(storage, "_backend", storage)
     if not isinstance(rdb, RDBStorage) or rdb.heartbeat_interval is None:
