@@ -109,7 +109,6 @@ def test_backtest_report_has_every_section_and_figure(backtest_run: Path) -> Non
     _assert_report(backtest_run, BACKTEST)
     assert {p.stem for p in (backtest_run / "figures").iterdir()} == {
         "equity",
-        "monthly_returns",
         "rolling",
         "holdings",
         "exposure",
@@ -252,6 +251,34 @@ def test_drawdowns_and_months_agree_with_the_metrics(backtest_run: Path) -> None
     months = monthly_table(strategy).drop(columns="Year").to_numpy()
     assert np.nanmax(months) == pytest.approx(metrics.best_month(strategy))
     assert np.nanmin(months) == pytest.approx(metrics.worst_month(strategy))
+
+
+def test_the_monthly_table_shows_every_month_of_the_returns(backtest_run: Path) -> None:
+    returns = pd.read_csv(backtest_run / "returns.csv", index_col=0, parse_dates=True)
+    expected = monthly_table(returns["portfolio"]) * 100
+    text = (backtest_run / "report.html").read_text(encoding="utf-8")
+    heat = text[text.index("<table class='heat'>") :]
+    heat = heat[: heat.index("</table>")]
+    rows = re.findall(r"<tr><th>(\d{4})</th>(.*?)</tr>", heat)
+    assert [int(year) for year, _ in rows] == list(expected.index)
+    for (_, cells), (_, values) in zip(rows, expected.iterrows(), strict=True):
+        shown = re.findall(r"<td(?: style='([^']*)')?>([^<]*)</td>", cells)
+        assert len(shown) == 13
+        for (style, number_text), value in zip(shown, values, strict=True):
+            if np.isnan(value):
+                assert (style, number_text) == ("", "")
+            else:
+                assert number_text == f"{value:.1f}".replace("-0.0", "0.0") and style.startswith(
+                    "background:#"
+                )
+    # Red for the worst month, green for the best: the scale runs through the colormap.
+    worst = expected.iloc[:, :12].stack().idxmin()
+    best = expected.iloc[:, :12].stack().idxmax()
+    for (year, month), channel in ((worst, 1), (best, 0)):
+        row = dict(rows)[str(year)]
+        style = re.findall(r"<td(?: style='([^']*)')?>", row)[month - 1]
+        rgb = [int(style[12 + 2 * k : 14 + 2 * k], 16) for k in range(3)]
+        assert rgb[channel] < 100 < rgb[1 - channel], (year, month, style)
 
 
 @pytest.mark.slow

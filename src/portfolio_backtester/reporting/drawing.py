@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,17 +28,14 @@ import pandas as pd
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import Formatter
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.backend_bases import RendererBase
 
 __all__ = [
     "DPI",
     "WIDTH",
-    "CellLabels",
     "dates",
     "grid",
     "log_scale",
@@ -105,52 +101,6 @@ def reserve_right(figure: Figure, artist: Artist, pad: float = 0.1) -> None:
         if spec is not None:
             spec.get_gridspec().update(right=right)  # type: ignore[attr-defined]
             ax.set_position(spec.get_position(figure))
-
-
-class CellLabels(Artist):
-    """The numbers of a heatmap's cells, drawn straight onto the renderer.
-
-    Equal to one centred ``Axes.text`` per cell, at a fraction of the cost: hundreds of
-    ``Text`` artists each lay themselves out, look up their font and measure themselves
-    twice; here the font is found once and each label is measured and drawn once.
-    """
-
-    zorder = 3
-
-    def __init__(
-        self,
-        ax: Axes,
-        cells: Sequence[tuple[int, int, str, str]],
-        fontsize: float,
-    ) -> None:
-        """``cells``: (row, column, text, colour) in the axes' data coordinates."""
-        super().__init__()
-        self._ax = ax
-        self._cells = list(cells)
-        self._font = FontProperties(size=fontsize)
-        ax.add_artist(self)
-
-    def draw(self, renderer: RendererBase) -> None:
-        if not self.get_visible():
-            return
-        to_display = self._ax.transData
-        _, canvas_height = renderer.get_canvas_width_height()
-        _, lp_height, lp_descent = renderer.get_text_width_height_descent(
-            "lp", self._font, ismath=False
-        )
-        gc = renderer.new_gc()
-        for row, column, text, color in self._cells:
-            x, y = to_display.transform((column, row))
-            width, height, descent = renderer.get_text_width_height_descent(
-                text, self._font, ismath=False
-            )
-            # As Text with va="center": the line box (at least as tall as "lp") centred.
-            line_height, line_descent = max(height, lp_height), max(descent, lp_descent)
-            baseline = y - line_height / 2 + line_descent
-            gc.set_foreground(color)
-            y_drawn = canvas_height - baseline if renderer.flipy() else baseline
-            renderer.draw_text(gc, x - width / 2, y_drawn, text, self._font, 0.0)
-        gc.restore()
 
 
 def log_scale(ax: Axes) -> None:

@@ -7,29 +7,26 @@ margins, thinned daily series). Optuna's plots of a study are in ``optuna_figure
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from ..constants import TRADING_DAYS_PER_YEAR as TRADING_DAYS
 from ..metrics import drawdown_series
-from .drawing import CellLabels, dates, grid, log_scale, reserve_right, set_title, thin
+from .drawing import dates, grid, log_scale, reserve_right, set_title, thin
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
+    pass
 
 __all__ = [
     "SERIES_COLORS",
     "distribution_figure",
     "equity_drawdown_figure",
     "holdings_figure",
-    "monthly_heatmap_figure",
     "monthly_table",
     "optimization_history_figure",
     "rolling_figure",
@@ -70,26 +67,6 @@ def monthly_table(returns: pd.Series) -> pd.DataFrame:
     table = monthly.unstack(level=1).reindex(columns=range(1, 13))
     table["Year"] = growth.groupby(index.year).prod() - 1.0
     return table
-
-
-def monthly_heatmap_figure(returns: pd.Series) -> Figure:
-    """Years by months, green for gains and red for losses; yearly totals on their own scale."""
-    table = monthly_table(returns) * 100
-    height = max(3.0, 0.24 * len(table) + 1.2)
-    figure, (months_ax, year_ax) = grid(
-        height, 1, 2, left=0.5, right=0.05, top=0.55, bottom=0.05, wgap=0.1,
-        sharey=True, width_ratios=[12, 1.5],
-    )  # fmt: skip
-    _annotated_heatmap(months_ax, table.iloc[:, :12].to_numpy(dtype=float))
-    _annotated_heatmap(year_ax, table[["Year"]].to_numpy(dtype=float))
-    months_ax.set_xticks(range(12), calendar.month_abbr[1:])
-    months_ax.set_yticks(range(len(table)), [str(year) for year in table.index])
-    year_ax.set_xticks([0], ["Year"])
-    for ax in (months_ax, year_ax):
-        ax.tick_params(length=0, labeltop=True, labelbottom=False)
-    # Above the month names on top of the axes.
-    set_title(months_ax, "Monthly returns (%)", loc="left", pad=20)
-    return figure
 
 
 def rolling_figure(returns: pd.DataFrame, window: int = TRADING_DAYS) -> Figure:
@@ -284,16 +261,3 @@ def window_scores_figure(windows: pd.DataFrame, objective: str) -> Figure:
     axes.legend(fontsize=8, ncols=2)
     axes.grid(True, axis="y", alpha=0.3)
     return figure
-
-
-def _annotated_heatmap(ax: Axes, values: npt.NDArray[np.float64]) -> None:
-    """Red-to-green cells with their value printed; the colour scale ignores the 5% extremes."""
-    finite = np.abs(values[np.isfinite(values)])
-    limit = float(np.percentile(finite, 95)) if finite.size and finite.max() > 0 else 1.0
-    ax.imshow(values, cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
-    cells = [
-        (row, column, f"{value:.1f}", "white" if abs(value) > 0.8 * limit else "black")
-        for (row, column), value in np.ndenumerate(values)
-        if np.isfinite(value)
-    ]
-    CellLabels(ax, cells, fontsize=7)

@@ -7,6 +7,7 @@ finished run's report can be rebuilt, restyled or mailed at any time, anywhere.
 
 from __future__ import annotations
 
+import calendar
 import importlib.metadata
 import logging
 import time
@@ -19,7 +20,7 @@ import pandas as pd
 
 from . import figures, optuna_figures, relative_figures
 from .honest import honest_section
-from .page import Page, cell, escape, number, table
+from .page import Page, cell, escape, heatmap_table, number, table
 from .run_folder import RunFolder, read_run_folder, rebuild_study
 from .tables import format_metric
 
@@ -122,10 +123,10 @@ def _backtest_section(page: Page, files: RunFolder) -> None:
     page.figure(
         "equity", figures.equity_drawdown_figure(series, "Growth of 1 and drawdown"), "equity"
     )
-    page.heading(3, "Monthly returns")
-    page.figure(
-        "monthly_returns", figures.monthly_heatmap_figure(series["strategy"]), "monthly returns"
-    )
+    page.heading(3, "Monthly returns (%)")
+    months = figures.monthly_table(series["strategy"]) * 100
+    months.columns = [*calendar.month_abbr[1:], "Year"]
+    page.add(heatmap_table(months, [calendar.month_abbr[1:], ["Year"]]))
     page.heading(3, "Rolling 12-month return, volatility and Sharpe")
     page.figure("rolling", figures.rolling_figure(series), "rolling statistics")
     page.heading(3, "Holdings and turnover")

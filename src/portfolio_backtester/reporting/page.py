@@ -10,11 +10,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .drawing import png
 
-__all__ = ["Page", "cell", "escape", "number", "table"]
+__all__ = ["Page", "cell", "escape", "heatmap_table", "number", "table"]
 
 
 class Page:
@@ -71,6 +74,50 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def heatmap_table(frame: pd.DataFrame, scales: Sequence[Sequence[str]]) -> str:
+    """``frame`` (numbers, NaN for none) as a table of red-to-green cells with their values.
+
+    An HTML table instead of a picture: the browser draws hundreds of numbers for free,
+    where a PNG costs a second of text rendering. ``scales`` are groups of columns that
+    share one colour scale; each ignores the 5 % most extreme values.
+    """
+    colours = pd.DataFrame("", index=frame.index, columns=frame.columns)
+    inks = pd.DataFrame("", index=frame.index, columns=frame.columns)
+    for columns in scales:
+        values = frame[list(columns)].to_numpy(dtype=float)
+        finite = np.abs(values[np.isfinite(values)])
+        limit = float(np.percentile(finite, 95)) if finite.size and finite.max() > 0 else 1.0
+        rgba = _HEAT(np.clip(values / limit, -1.0, 1.0) / 2 + 0.5)
+        rgb = np.round(rgba[..., :3] * 255).astype(int).reshape(-1, 3)
+        hexes = np.array([f"#{r:02x}{g:02x}{b:02x}" for r, g, b in rgb]).reshape(values.shape)
+        colours[list(columns)] = np.where(np.isfinite(values), hexes, "")
+        inks[list(columns)] = np.where(np.abs(values) > 0.8 * limit, "#fff", "")
+    head = "".join(f"<th>{escape(c)}</th>" for c in ["", *frame.columns])
+    rows = []
+    for label, values, fills, ink in zip(
+        frame.index, frame.to_numpy(dtype=float), colours.to_numpy(), inks.to_numpy(), strict=True
+    ):
+        cells = "".join(
+            f"<td style='background:{fill}{f';color:{c}' if c else ''}'>{_tenths(value)}</td>"
+            if math.isfinite(value)
+            else "<td></td>"
+            for value, fill, c in zip(values, fills, ink, strict=True)
+        )
+        rows.append(f"<tr><th>{escape(label)}</th>{cells}</tr>")
+    return (
+        f"<table class='heat'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+_HEAT = colormaps["RdYlGn"]
+
+
+def _tenths(value: Any) -> str:
+    """One decimal, without the "-0.0" of a tiny loss."""
+    text = f"{float(value):.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
 def number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
@@ -121,4 +168,6 @@ margin:6px 0 4px}
 .note{color:#7a5200;background:#fff8e6;border-radius:6px;padding:4px 10px;font-size:13px}
 footer{color:var(--muted);font-size:12px;margin-top:12px}
 code{font-size:12px}
+table.heat{font-size:11px}table.heat td,table.heat th{padding:2px 7px;border:1px solid #fff}
+table.heat th{background:#f0f2f5}table.heat td:last-child{border-left:3px solid #fff}
 """
