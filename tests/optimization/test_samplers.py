@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import optuna
@@ -193,3 +194,26 @@ def test_multi_objective_studies_are_given_every_trial() -> None:
 def test_a_memory_too_small_for_tpe_s_good_group_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 250"):
         BoundedTPESampler(memory=100)
+
+
+FINITE = {
+    "fast": {"type": "int", "low": 5, "high": 50, "step": 5},
+    "weight": {"type": "float", "low": 0.0, "high": 1.0, "step": 0.25},
+    "mode": {"type": "categorical", "choices": ["a", "b", "c"]},
+}
+
+
+@pytest.mark.parametrize(
+    "name", typing.get_args(OptimizeConfig.model_fields["sampler"].annotation)
+)
+def test_every_sampler_a_scenario_can_name_runs(name: str) -> None:
+    # Each choice's own dependencies are installed with the package (cmaes for CMA-ES).
+    document = {
+        "strategy": {"name": "sma_crossover"},
+        "optimize": {"params": FINITE, "sampler": name},
+    }
+    config = load_scenario(document).optimize
+    assert config is not None
+    study = _optimise(make_sampler(config, seed=1), config, 30)
+    assert len(study.trials) == 30
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
