@@ -10,7 +10,6 @@ database the URL names, the one the proxy serves: two short statements per trial
 
 from __future__ import annotations
 
-import datetime
 import importlib
 import importlib.util
 import warnings
@@ -21,11 +20,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 from optuna.exceptions import ExperimentalWarning, StorageInternalError
 from optuna.storages import BaseStorage, GrpcStorageProxy
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from ..errors import OptimizationError
 from .heartbeat import HeartbeatSettings
-from .leases import LEASE_ATTR, Lease, LeasedStorage, PostgresLeases
+from .leases import Lease, LeasedStorage, PostgresLeases
 
 __all__ = [
     "GrpcUrl",
@@ -87,19 +86,7 @@ class LeasedGrpcStorage(LeasedStorage, GrpcStorageProxy):
 
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
         if template_trial is None:
-            template_trial = FrozenTrial(
-                number=-1,
-                state=TrialState.RUNNING,
-                value=None,
-                datetime_start=datetime.datetime.now(),
-                datetime_complete=None,
-                params={},
-                distributions={},
-                user_attrs={},
-                system_attrs={LEASE_ATTR: self.lease.ensure()},
-                intermediate_values={},
-                trial_id=-1,
-            )
+            template_trial = self.lease.running_trial()
         return super().create_new_trial(study_id, template_trial)
 
     def live_leases(self, lease_ids: Collection[str]) -> set[str]:

@@ -12,7 +12,6 @@ finished trials of a database. About nine round trips per trial, the budget lock
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import time
@@ -24,13 +23,13 @@ import redis
 from optuna.exceptions import StorageInternalError
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalRedisBackend
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..errors import OptimizationError
 from .heartbeat import HeartbeatSettings
-from .leases import LEASE_ATTR, Lease, LeasedStorage
+from .leases import Lease, LeasedStorage
 
 __all__ = [
     "RedisJournalBackend",
@@ -190,21 +189,7 @@ class RedisJournalStorage(LeasedStorage, JournalStorage):
 
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
         if template_trial is None:
-            # A running trial exactly like Optuna's default one, naming this process's lease.
-            now = datetime.datetime.now()
-            template_trial = FrozenTrial(
-                number=-1,
-                state=TrialState.RUNNING,
-                value=None,
-                datetime_start=now,
-                datetime_complete=None,
-                params={},
-                distributions={},
-                user_attrs={},
-                system_attrs={LEASE_ATTR: self.lease.ensure()},
-                intermediate_values={},
-                trial_id=-1,
-            )
+            template_trial = self.lease.running_trial()
         trial_id = super().create_new_trial(study_id, template_trial)
         self._created.add(trial_id)
         return trial_id
