@@ -1,4 +1,4 @@
-"""The gRPC storage proxy: Optuna's ``run_grpc_proxy_server`` over a PostgreSQL study storage.
+"""The gRPC storage proxy: the service Optuna's ``run_grpc_proxy_server`` runs, over PostgreSQL.
 
 Workers on any host then use ``grpc://HOST:PORT?database=…`` as their storage: every storage
 call goes to this one process, which alone runs SQLAlchemy and keeps Optuna's cache of
