@@ -28,6 +28,10 @@ def reference_simulate(
     cash_rate: float = 0.0,
     max_gross_leverage: float | None = None,
     allow_short: bool = True,
+    rebalance_when: str = "schedule",
+    band: float | None = None,
+    band_type: str = "absolute",
+    min_trade: float = 0.0,
 ) -> SimulationResult:
     """Same contract as ``simulate`` for valid inputs (no validation here)."""
     dates = list(prices.index)
@@ -51,6 +55,7 @@ def reference_simulate(
     cash = initial_capital
     previous_value = initial_capital
     pending: list[float] | None = None
+    previous_target: list[float] | None = None  # the last rebalance's cleaned target
 
     out_returns, out_weights, out_turnover, out_costs, out_trades = [], [], [], [], []
 
@@ -58,6 +63,15 @@ def reference_simulate(
         for i, price in enumerate(row):
             if not math.isnan(price):
                 last_price[i] = price
+
+    def wanted_by_rules(size: float, target: float) -> bool:
+        """Whether a trade of ``size`` (a fraction of value) to ``target`` is made."""
+        if band is None and min_trade == 0.0:
+            return True  # every asset goes to its target, however small the change
+        limit = TRADE_EPSILON
+        if band is not None:
+            limit = max(band * abs(target) if band_type == "relative" else band, limit)
+        return size > limit and size >= min_trade
 
     def value_now() -> float:
         total = cash
@@ -69,7 +83,7 @@ def reference_simulate(
         return total
 
     def trade(wanted: list[float], tradable: list[bool]) -> tuple[float, float, int]:
-        nonlocal cash
+        nonlocal cash, previous_target
         weights = []
         for i in range(n_assets):
             w = wanted[i] if tradable[i] else 0.0
@@ -79,6 +93,12 @@ def reference_simulate(
         gross = sum(abs(w) for w in weights)
         if max_gross_leverage is not None and gross > max_gross_leverage:
             weights = [w * max_gross_leverage / gross for w in weights]
+        unchanged = previous_target is not None and all(
+            abs(w - p) <= TRADE_EPSILON for w, p in zip(weights, previous_target, strict=True)
+        )
+        previous_target = weights
+        if rebalance_when == "target_change" and unchanged:
+            return 0.0, 0.0, 0
         value = value_now()
         traded_value = 0.0
         traded_assets = 0
@@ -87,6 +107,8 @@ def reference_simulate(
             current = shares[i] * price if shares[i] != 0.0 and price is not None else 0.0
             wanted_value = weights[i] * value
             change = wanted_value - current
+            if not wanted_by_rules(abs(change) / abs(value), weights[i]):
+                continue  # inside the band or too small: the shares are kept
             traded_value += abs(change)
             if abs(change) > TRADE_EPSILON * abs(value):
                 traded_assets += 1

@@ -181,3 +181,30 @@ def test_error_messages_are_cut_to_a_readable_length() -> None:
         load_scenario({"name": list(range(100_000)), "costs": {"cost_bps": "x" * 10_000}})
     assert len(str(caught.value)) <= MAX_MESSAGE
     assert "name: Input should be a valid string" in str(caught.value)
+
+
+def test_default_rebalancing_rules_leave_the_fingerprint_as_it_was() -> None:
+    """Studies made before portfolio.rebalance existed keep resuming; a set rule is a change."""
+    plain = load_scenario({})
+    assert "rebalance" not in plain.model_dump()["portfolio"]
+    spelled_out = load_scenario({"portfolio": {"rebalance": {"when": "schedule", "min_trade": 0}}})
+    assert spelled_out.fingerprint() == plain.fingerprint()
+    held = load_scenario({"portfolio": {"rebalance": {"when": "target_change"}}})
+    assert held.fingerprint() != plain.fingerprint()
+    assert held.model_dump()["portfolio"]["rebalance"]["when"] == "target_change"
+
+
+@pytest.mark.parametrize(
+    ("rebalance", "expected"),
+    [
+        ({"when": "changes"}, "portfolio.rebalance.when: Input should be 'schedule' or"),
+        ({"wen": "target_change"}, "portfolio.rebalance.wen: unknown key .*did you mean 'when'"),
+        ({"band": -0.01}, "portfolio.rebalance.band: Input should be greater than or equal to 0"),
+        ({"band": float("nan")}, "portfolio.rebalance.band: .*finite number"),
+        ({"band_type": "percent"}, "portfolio.rebalance.band_type: Input should be 'absolute'"),
+        ({"min_trade": 1.5}, "portfolio.rebalance.min_trade: Input should be less than or equal"),
+    ],
+)
+def test_bad_rebalancing_rules_name_their_key(rebalance: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ScenarioError, match=expected):
+        load_scenario({"portfolio": {"rebalance": rebalance}})

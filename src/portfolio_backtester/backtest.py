@@ -51,8 +51,9 @@ class BacktestResult:
     returns: pd.Series
     benchmark_returns: pd.Series | None
     weights: pd.DataFrame
-    """The targets in force at each rebalance, as traded (negative ones clipped when
-    shorts are not allowed)."""
+    """The targets in force at each rebalance (negative ones clipped when shorts are not
+    allowed). With a band or a minimum trade an asset inside it keeps its drifted weight
+    instead: :attr:`holdings` shows what was held."""
     holdings: pd.DataFrame
     """Daily weights after drift: each asset's value at the close over the portfolio's."""
     trades: pd.DataFrame

@@ -117,6 +117,30 @@ def test_backtest_report_has_every_section_and_figure(backtest_run: Path) -> Non
     }
 
 
+def test_a_monte_carlo_run_shows_its_fan_and_percentiles(tmp_path: Path) -> None:
+    """The section appears only for a --monte-carlo run, with the percentiles it recorded."""
+    out = tmp_path / "run"
+    argv = ["backtest", "--monte-carlo", "50", "--seed", "3", "--output", str(out), "-q"]
+    assert main(argv) == 0
+    page = _assert_report(out, [*BACKTEST[:-1], "Monte Carlo", "Worst drawdowns"])
+    assert (out / "figures" / "monte_carlo.png").is_file()
+    summary = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["monte_carlo"]
+    text = (out / "report.html").read_text(encoding="utf-8")
+    start = text.index("could have looked</h3>")
+    section = text[start : text.index("Worst drawdowns</h3>")]
+    assert f"{summary['paths']} paths resampled" in section
+    cagr = summary["percentiles"]["CAGR"]
+    row = re.search(r"<tr><td>CAGR</td>(.*?)</tr>", section)
+    assert row is not None
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1))
+    expected = [
+        summary["observed"]["CAGR"],
+        *(cagr[k] for k in ("p5", "p25", "p50", "p75", "p95")),
+    ]
+    assert cells == [f"{v * 100:.2f}%" for v in expected]
+    assert len(page.headings) == len(BACKTEST) + 2  # the title and the Monte Carlo section
+
+
 @pytest.mark.slow
 def test_optimize_report_shows_history_importance_and_top_trials(optimize_run: Path) -> None:
     page = _assert_report(optimize_run, OPTIMIZE)

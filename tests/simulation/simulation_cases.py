@@ -99,3 +99,28 @@ def cases(draw: st.DrawFn, max_days: int = 25, max_assets: int = 4) -> Case:
     """A complete, valid simulate() call."""
     closes, opens = draw(markets(max_days, max_assets))
     return Case(closes, opens, draw(target_weights(closes)), draw(settings()))
+
+
+@st.composite
+def rebalance_rules(draw: st.DrawFn) -> dict[str, Any]:
+    """Rebalancing rules, each on or off: target changes only, a band, a minimum trade."""
+    rules: dict[str, Any] = {}
+    if draw(st.booleans()):
+        rules["rebalance_when"] = "target_change"
+    band = draw(st.sampled_from([None, 0.0, 0.01, 0.05, 0.3]))
+    if band is not None:
+        rules["band"] = band
+        rules["band_type"] = draw(st.sampled_from(["absolute", "relative"]))
+    min_trade = draw(st.sampled_from([0.0, 0.0, 0.005, 0.05]))
+    if min_trade:
+        rules["min_trade"] = min_trade
+    return rules
+
+
+@st.composite
+def ruled_cases(draw: st.DrawFn, max_days: int = 25, max_assets: int = 4) -> Case:
+    """A complete, valid simulate() call with rebalancing rules."""
+    case = draw(cases(max_days, max_assets))
+    return Case(
+        case.closes, case.opens, case.targets, {**case.settings, **draw(rebalance_rules())}
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,11 +49,24 @@ def test_all_zero_weights_earn_nothing_and_cost_nothing(case: Case) -> None:
     assert (result.weights.to_numpy() == 0.0).all()
 
 
+RULES = {
+    "schedule": {},
+    "target_change": {"rebalance_when": "target_change"},
+    "band": {"band": 0.05},
+    "relative_band": {"band": 0.25, "band_type": "relative"},
+    "min_trade": {"min_trade": 0.02},
+    "all": {"rebalance_when": "target_change", "band": 0.02, "min_trade": 0.01},
+}
+
+
+@pytest.mark.parametrize("rules", RULES.values(), ids=RULES.keys())
 @settings(max_examples=100, deadline=None)
 @given(cases(), st.data())
 def test_prices_after_a_day_never_change_results_up_to_that_day(
-    case: Case, data: st.DataObject
+    rules: dict[str, Any], case: Case, data: st.DataObject
 ) -> None:
+    """A weight decided with data up to t earns from t+1, under every rebalancing rule."""
+    case = Case(case.closes, case.opens, case.targets, {**case.settings, **rules})
     n_days = len(case.closes)
     day = data.draw(st.integers(0, n_days - 1), label="day")
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from simulation_cases import Case, cases
+from simulation_cases import Case, cases, ruled_cases
 from test_simulate_reference import assert_same_result
 
 from portfolio_backtester.errors import DataError
@@ -39,6 +39,18 @@ def sliced_targets(targets: pd.DataFrame, index: pd.Index, start: int, end: int)
 @settings(max_examples=200, deadline=None)
 @given(cases(), st.data())
 def test_range_equals_simulating_the_slice(case: Case, data: st.DataObject) -> None:
+    _check_range(case, data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ruled_cases(), st.data())
+def test_range_equals_simulating_the_slice_under_rebalancing_rules(
+    case: Case, data: st.DataObject
+) -> None:
+    _check_range(case, data)
+
+
+def _check_range(case: Case, data: st.DataObject) -> None:
     n = len(case.closes)
     start = data.draw(st.integers(0, n - 1), label="start")
     end = data.draw(st.integers(start, n - 1), label="end")

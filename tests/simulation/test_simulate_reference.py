@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
-from simulation_cases import Case, cases
+from hypothesis import strategies as st
+from simulation_cases import Case, cases, ruled_cases
 
 from portfolio_backtester.data.builtin import load_sp500
 from portfolio_backtester.simulation import SimulationResult, simulate
@@ -27,17 +31,31 @@ def assert_same_result(actual: SimulationResult, expected: SimulationResult) -> 
     np.testing.assert_array_equal(actual.trades.to_numpy(), expected.trades.to_numpy())
 
 
+KINDS: dict[str, Callable[..., st.SearchStrategy[Case]]] = {
+    "schedule": cases,
+    "rebalance_rules": ruled_cases,  # target changes only, bands, minimum trades
+}
+
+
+@pytest.mark.parametrize("kind", KINDS.values(), ids=KINDS.keys())
 @settings(max_examples=300, deadline=None)
-@given(cases())
-def test_engine_matches_reference_simulator(case: Case) -> None:
+@given(data=st.data())
+def test_engine_matches_reference_simulator(
+    kind: Callable[..., st.SearchStrategy[Case]], data: st.DataObject
+) -> None:
+    case = data.draw(kind(), label="case")
     actual = simulate(case.closes, case.targets, **case.kwargs())
     expected = reference_simulate(case.closes, case.targets, **case.kwargs())
     assert_same_result(actual, expected)
 
 
+@pytest.mark.parametrize("kind", KINDS.values(), ids=KINDS.keys())
 @settings(max_examples=25, deadline=None)
-@given(cases(max_days=120, max_assets=6))
-def test_engine_matches_reference_on_longer_histories(case: Case) -> None:
+@given(data=st.data())
+def test_engine_matches_reference_on_longer_histories(
+    kind: Callable[..., st.SearchStrategy[Case]], data: st.DataObject
+) -> None:
+    case = data.draw(kind(max_days=120, max_assets=6), label="case")
     actual = simulate(case.closes, case.targets, **case.kwargs())
     expected = reference_simulate(case.closes, case.targets, **case.kwargs())
     assert_same_result(actual, expected)

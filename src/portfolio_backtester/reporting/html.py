@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import figures, optuna_figures, relative_figures
 from .honest import honest_section
+from .monte_carlo_section import monte_carlo_section
 from .page import Page, cell, escape, heatmap_table, number, table
 from .run_folder import RunFolder, read_run_folder, rebuild_study
 from .tables import format_metric
@@ -144,6 +145,9 @@ def _backtest_section(page: Page, files: RunFolder) -> None:
         page.figure("relative", relative, "relative to the benchmark")
     page.heading(3, "Distribution of returns")
     page.figure("distribution", figures.distribution_figure(series), "return distributions")
+    summary = metrics.get("monte_carlo")
+    if files.monte_carlo is not None and isinstance(summary, dict):
+        monte_carlo_section(page, summary, files.monte_carlo, series["strategy"])
     page.heading(3, "Worst drawdowns")
     worst = figures.worst_drawdowns(series["strategy"])
     page.add(

@@ -243,6 +243,8 @@ class RunFolder:
     share is ``1 - holdings.sum(axis=1)``); None for a folder written before it existed."""
     trades: pd.DataFrame | None = None
     """One row per trade (trades.csv); None for a folder written before it existed."""
+    monte_carlo: pd.DataFrame | None = None
+    """Equity percentiles per day (monte_carlo.csv) of a ``--monte-carlo`` run, else None."""
     trials: pd.DataFrame | None = None
     best: dict[str, Any] | None = None
     windows: pd.DataFrame | None = None
@@ -278,6 +280,9 @@ def read_run_folder(run_dir: Path) -> RunFolder:
         weights=read_frame(run_dir, WEIGHTS, ()),
         holdings=read_holdings(run_dir),
         trades=read_trades(run_dir),
+        monte_carlo=read_frame(run_dir, MONTE_CARLO, ("p50",))
+        if (run_dir / MONTE_CARLO).is_file()
+        else None,
     )
     if not optimize:
         return folder

@@ -20,7 +20,9 @@ import numpy.typing as npt
 __all__ = [
     "TRADE_EPSILON",
     "KernelOutput",
+    "Terms",
     "clean_targets",
+    "daily_outputs",
     "fill_open_close",
     "fill_prices",
     "run",
@@ -36,6 +38,19 @@ TRADE_EPSILON = 1e-12
 
 _NEGLIGIBLE_COST = 1e-17
 """A change of costs, as a fraction of value, that cannot move a float64 return."""
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The money side of a run, the same whichever rule decides what is traded."""
+
+    initial_capital: float
+    cost_rate: float
+    """Per unit of traded value."""
+    commission: float
+    """Per traded asset, in currency."""
+    daily_cash_rate: float
+    """Credited on the previous close's cash each day."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,20 +141,17 @@ def run(
     exec_positions: IntArray,
     targets: FloatArray,
     start: int,
-    *,
-    initial_capital: float,
-    cost_rate: float,
-    commission: float,
-    daily_cash_rate: float,
+    terms: Terms,
 ) -> KernelOutput:
     """Simulate holdings from date ``start`` (the first rebalance date) to the last date.
 
     ``closes``: ``(m, n)`` filled closes (:func:`fill_prices`). ``exec_prices``: ``(m, J)``
     filled prices at which rebalance ``j`` trades, on date ``exec_positions[j]`` (strictly
     increasing, ``>= start``). ``targets``: ``(m, J)`` cleaned weights of the pre-trade
-    value. ``cost_rate`` is per unit of traded value; ``commission`` per traded asset in
-    currency; ``daily_cash_rate`` is credited on the previous close's cash each day.
+    value.
     """
+    initial_capital, cost_rate = terms.initial_capital, terms.cost_rate
+    commission, daily_cash_rate = terms.commission, terms.daily_cash_rate
     m, n = closes.shape
     n_exec = len(exec_positions)
     n_out = n - start
@@ -192,12 +204,27 @@ def run(
         returns = value / np.concatenate([[initial_capital], value[:-1]])
         returns -= 1.0
 
-    at = exec_positions - start
-    daily_turnover = np.zeros(n - start)
+    return daily_outputs(returns, holdings, value, exec_positions - start, turnover, costs, trades)
+
+
+def daily_outputs(
+    returns: FloatArray,
+    holdings: FloatArray,
+    value: FloatArray,
+    at: IntArray,
+    turnover: FloatArray,
+    costs: FloatArray,
+    trades: IntArray,
+) -> KernelOutput:
+    """The outputs from daily ``returns``, ``holdings`` ``(m, n_out)`` and ``value``, with
+    each execution's ``turnover``, ``costs`` and ``trades`` ``(J,)`` put on its output day
+    ``at``; ruin and overflow found. Modifies ``returns`` and ``holdings`` in place."""
+    n_out = len(returns)
+    daily_turnover = np.zeros(n_out)
     daily_turnover[at] = turnover
-    daily_costs = np.zeros(n - start)
+    daily_costs = np.zeros(n_out)
     daily_costs[at] = costs
-    daily_trades = np.zeros(n - start, dtype=np.int64)
+    daily_trades = np.zeros(n_out, dtype=np.int64)
     daily_trades[at] = trades
     overflow_at = _first(~np.isfinite(value))
     ruined_at = _first(value <= 0.0)

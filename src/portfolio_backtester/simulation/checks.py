@@ -16,7 +16,9 @@ import pandas as pd
 from ..errors import DataError, ScenarioError, did_you_mean
 
 __all__ = [
+    "BAND_TYPES",
     "EXECUTIONS",
+    "REBALANCE_WHEN",
     "PreparedPrices",
     "Settings",
     "prepare_prices",
@@ -24,6 +26,8 @@ __all__ = [
 ]
 
 EXECUTIONS = ("close", "next_open")
+REBALANCE_WHEN = ("schedule", "target_change")
+BAND_TYPES = ("absolute", "relative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,13 @@ class Settings:
     cash_rate: float = 0.0
     max_gross_leverage: float | None = None
     allow_short: bool = True
+    rebalance_when: Literal["schedule", "target_change"] = "schedule"
+    """"target_change": a rebalance date whose target equals the one before trades nothing."""
+    band: float | None = None
+    """Drift an asset may keep before it is traded back to target (None: always trade)."""
+    band_type: Literal["absolute", "relative"] = "absolute"
+    min_trade: float = 0.0
+    """A trade in one asset below this fraction of the portfolio's value is skipped."""
 
     def __post_init__(self) -> None:
         _check_settings(
@@ -47,6 +58,12 @@ class Settings:
             cash_rate=self.cash_rate,
             max_gross_leverage=self.max_gross_leverage,
         )
+        _check_rebalance(self.rebalance_when, self.band, self.band_type, self.min_trade)
+
+    @property
+    def trades_every_asset(self) -> bool:
+        """Whether each execution trades every asset to its target (the fast kernel's rule)."""
+        return self.band is None and self.min_trade == 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +181,24 @@ def _check_settings(
     ):
         raise ScenarioError(
             f"max_gross_leverage must be a positive number or None, got {max_gross_leverage!r}"
+        )
+
+
+def _check_rebalance(when: str, band: float | None, band_type: str, min_trade: float) -> None:
+    for name, value, allowed in (
+        ("rebalance_when", when, REBALANCE_WHEN),
+        ("band_type", band_type, BAND_TYPES),
+    ):
+        if value not in allowed:
+            raise ScenarioError(
+                f"{name} must be one of {', '.join(allowed)}, got {value!r}"
+                + did_you_mean(str(value), allowed)
+            )
+    if band is not None and not (np.isfinite(band) and band >= 0):
+        raise ScenarioError(f"band must be a finite number >= 0 or None, got {band!r}")
+    if not (np.isfinite(min_trade) and 0 <= min_trade <= 1):
+        raise ScenarioError(
+            f"min_trade must be a fraction of the portfolio's value in [0, 1], got {min_trade!r}"
         )
 
 

@@ -26,6 +26,16 @@ as traded when its weight changes by more than ``1e-12``. ``turnover`` is
 ``sum |trade value|`` over the pre-cost value (buys plus sells, so switching fully from
 one asset to another is 2.0); ``costs`` is the cost over the same value.
 
+*Rebalancing rules* (all off by default: every rebalance trades every asset to its
+target). With ``rebalance_when="target_change"`` a rebalance whose cleaned target equals
+the row before (every weight within ``1e-12``) trades nothing: shares are held and drift.
+With ``band``, an asset whose drifted weight ``d`` is within ``band`` of its target ``w``
+(``band * |w|`` with ``band_type="relative"``) keeps its shares; with ``min_trade``, so does
+an asset whose trade ``|w - d|`` is below that fraction of the pre-cost value. The other
+assets trade to ``w`` times the pre-cost value as usual; cash takes the difference, and
+costs are charged on what is traded only. The rules apply to the first rebalance too
+(out of cash, ``d = 0``).
+
 *Missing prices.* A ``NaN`` price means the asset cannot be traded that day: its target is
 forced to 0 (a holding is sold at its last known price). A held asset whose price goes
 missing keeps its last price (return 0) until a price returns. With ``"next_open"`` both
@@ -59,7 +69,7 @@ import pandas as pd
 
 from ..constants import TRADING_DAYS_PER_YEAR
 from ..errors import DataError, ScenarioError
-from . import _kernel
+from . import _kernel, _rules
 from .checks import EXECUTIONS, PreparedPrices, Settings, prepare_prices, prepare_targets
 
 __all__ = [
@@ -103,6 +113,10 @@ def simulate(
     cash_rate: float = 0.0,
     max_gross_leverage: float | None = None,
     allow_short: bool = True,
+    rebalance_when: Literal["schedule", "target_change"] = "schedule",
+    band: float | None = None,
+    band_type: Literal["absolute", "relative"] = "absolute",
+    min_trade: float = 0.0,
 ) -> SimulationResult:
     """Hold ``target_weights`` through ``prices``; see the module docstring for the rules.
 
@@ -120,6 +134,10 @@ def simulate(
         cash_rate=cash_rate,
         max_gross_leverage=max_gross_leverage,
         allow_short=allow_short,
+        rebalance_when=rebalance_when,
+        band=band,
+        band_type=band_type,
+        min_trade=min_trade,
     )
     market = prepare_prices(prices, open_prices if execution == "next_open" else None)
     positions, targets = prepare_targets(target_weights, market)
@@ -224,17 +242,28 @@ def _simulate_arrays(
         allow_short=settings.allow_short,
         max_gross_leverage=settings.max_gross_leverage,
     )
-    out = _kernel.run(
-        filled_closes,
-        exec_prices,
-        exec_positions,
-        cleaned,
-        start,
+    if settings.rebalance_when == "target_change":
+        changed = _rules.changed_targets(cleaned)
+        if not changed.all():
+            kept = np.flatnonzero(changed)
+            exec_positions, cleaned = exec_positions[kept], _kernel.take_dates(cleaned, kept)
+            exec_prices = _kernel.take_dates(exec_prices, kept)
+    terms = _kernel.Terms(
         initial_capital=float(settings.initial_capital),
         cost_rate=float(settings.cost_bps) / 1e4,
         commission=float(settings.commission),
         daily_cash_rate=float(settings.cash_rate) / TRADING_DAYS_PER_YEAR,
     )
+    arrays = (filled_closes, exec_prices, exec_positions, cleaned, start, terms)
+    if settings.trades_every_asset:
+        out = _kernel.run(*arrays)
+    else:
+        out = _rules.run_banded(
+            *arrays,
+            band=settings.band,
+            relative=settings.band_type == "relative",
+            min_trade=float(settings.min_trade),
+        )
     if out.overflow_at >= 0:
         day = market.index[first + start + out.overflow_at]
         raise DataError(

@@ -41,6 +41,10 @@ class PeriodSimulator:
             cash_rate=portfolio.cash_rate,
             max_gross_leverage=portfolio.max_gross_leverage,
             allow_short=portfolio.allow_short,
+            rebalance_when=portfolio.rebalance.when,
+            band=portfolio.rebalance.band,
+            band_type=portfolio.rebalance.band_type,
+            min_trade=portfolio.rebalance.min_trade,
         )
         opens = data.open if portfolio.execution == "next_open" else None
         self.market = prepare_prices(data.daily, opens)

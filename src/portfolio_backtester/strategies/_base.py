@@ -230,7 +230,13 @@ class StrategyParams(Mapping[str, Any]):
 
 
 def rebalance_dates(index: pd.DatetimeIndex, frequency: str) -> pd.DatetimeIndex:
-    """The last trading day of each period, so a decision uses the period's full data."""
+    """The last trading day of each period, so a decision uses the period's full data.
+
+    The data's last row is a rebalance date only when its period ends with it: when the
+    next weekday (the next day, if the data trade on weekends) is in the next period. Data
+    cut mid-period would otherwise trade on a date of no schedule, for holdings that never
+    earn. (A period whose last weekdays are holidays loses its final, earning-nothing date.)
+    """
     if frequency == "daily":
         return index
     codes = {"weekly": "W", "monthly": "M", "quarterly": "Q", "yearly": "Y"}
@@ -243,4 +249,8 @@ def rebalance_dates(index: pd.DatetimeIndex, frequency: str) -> pd.DatetimeIndex
         return index
     naive = index.tz_localize(None) if index.tz is not None else index
     periods = naive.to_period(codes[frequency])
-    return index[np.append(np.asarray(periods[1:] != periods[:-1]), True)]
+    last = naive[-1]
+    weekends = bool((naive.day_of_week >= 5).any())
+    following = last + (pd.Timedelta(days=1) if weekends else pd.offsets.BDay(1))
+    period_ends = following.to_period(codes[frequency]) != periods[-1]
+    return index[np.append(np.asarray(periods[1:] != periods[:-1]), period_ends)]

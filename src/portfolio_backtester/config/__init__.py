@@ -12,7 +12,6 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
@@ -21,8 +20,10 @@ from pydantic import (
     model_validator,
 )
 
-from ._yaml import read_yaml_document
-from .errors import ScenarioError, did_you_mean
+from .._yaml import read_yaml_document
+from ..errors import ScenarioError, did_you_mean
+from ._model import _Model
+from .portfolio import CostsConfig, PortfolioConfig, RebalanceConfig
 
 __all__ = [
     "CostsConfig",
@@ -33,18 +34,13 @@ __all__ = [
     "OverfittingConfig",
     "ParamSpace",
     "PortfolioConfig",
+    "RebalanceConfig",
     "Scenario",
     "StrategyConfig",
     "SyntheticConfig",
     "WindowsConfig",
     "load_scenario",
 ]
-
-
-class _Model(BaseModel):
-    # No NaN or infinity anywhere in a scenario: `.nan` as a rate or a capital is a typo
-    # that would otherwise run and print numbers.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SyntheticConfig(_Model):
@@ -142,20 +138,6 @@ class StrategyConfig(_Model):
         return value
 
 
-class CostsConfig(_Model):
-    cost_bps: float = Field(10.0, ge=0, le=10_000)
-    commission: float = Field(0.0, ge=0)
-
-
-class PortfolioConfig(_Model):
-    initial_capital: float = Field(1_000_000.0, gt=0)
-    execution: Literal["close", "next_open"] = "close"
-    max_gross_leverage: float | None = Field(None, gt=0)
-    allow_short: bool = False
-    cash_rate: float = 0.0
-    risk_free_rate: float = 0.0
-
-
 class ParamSpace(_Model):
     """The search range of one strategy parameter."""
 
@@ -247,8 +229,9 @@ class OverfittingConfig(_Model):
 
 class OptimizeConfig(_Model):
     params: dict[str, ParamSpace]
-    objectives: Annotated[list[ObjectiveConfig], Field(min_length=1)] = [
-        ObjectiveConfig(metric="Sharpe")
+    objectives: Annotated[
+        list[ObjectiveConfig],
+        Field(min_length=1, default_factory=lambda: [ObjectiveConfig(metric="Sharpe")]),
     ]
     sampler: Literal["tpe", "random", "grid", "cmaes", "nsga2"] = "tpe"
     seed: int | None = 42
@@ -314,6 +297,7 @@ def _drop_new_defaults(payload: dict[str, Any], defaults: Mapping[str, Any]) -> 
             del payload[key]
 
 
+_PACKAGE = __name__.partition(".")[0]
 MAX_MESSAGE = 500  # characters of an error message
 
 
@@ -398,7 +382,7 @@ def _resolve_paths(scenario: Scenario, base: Path) -> Scenario:
 def _class_reference(strategy: type) -> dict[str, Any]:
     """A class as the name (and folder) other processes import it by; a built-in by its name."""
     module_name, qualname = strategy.__module__, strategy.__qualname__
-    if module_name.startswith(f"{__package__}.strategies."):
+    if module_name.startswith(f"{_PACKAGE}.strategies."):
         return {"name": getattr(strategy, "name", qualname)}
     module = sys.modules.get(module_name)
     found: Any = module
