@@ -42,6 +42,10 @@ def test_default_backtest_writes_its_files(
     assert (out / "equity.png").stat().st_size > 10_000
 
 
+STRATEGY_FILES = {"file_signal": {"path": str(REPO / "examples" / "scores.csv")}}
+"""The parameters of strategies that need a file of the user's to run."""
+
+
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_every_strategy_backtests_through_the_cli(
     name: str, tmp_path: Path, write_scenario: Any
@@ -50,7 +54,7 @@ def test_every_strategy_backtests_through_the_cli(
         {
             "name": name,
             "data": {"start": "2015-01-02", "end": "2018-12-31"},
-            "strategy": {"name": name},
+            "strategy": {"name": name, "params": STRATEGY_FILES.get(name, {})},
         }
     )
     out = tmp_path / "out"

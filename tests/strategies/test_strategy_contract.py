@@ -40,9 +40,37 @@ VALID_COMBINATIONS: dict[str, Callable[[Mapping[str, Any]], bool]] = {
 }
 
 
+def write_scores(path: Path, prices: pd.DataFrame) -> Path:
+    """Seeded random scores for every ticker on every fifth day, some cells empty: a file
+    for ``file_signal``, which has no default one."""
+    rng = np.random.default_rng(17)
+    dates = prices.index[::5]
+    scores = rng.normal(size=(len(dates), prices.shape[1]))
+    scores[rng.random(scores.shape) < 0.1] = np.nan
+    pd.DataFrame(scores, index=dates, columns=prices.columns).to_csv(path, index_label="date")
+    return path
+
+
+@pytest.fixture(scope="session")
+def required_params(
+    tmp_path_factory: pytest.TempPathFactory, late_listing_prices: pd.DataFrame
+) -> dict[str, dict[str, Any]]:
+    """Parameters the suite gives, by strategy name, the rest running on ``{}``: those a
+    strategy cannot default, and a yearly schedule for the skfolio adapter, which fits an
+    optimiser at every rebalance (tens of milliseconds each; the contract is the same)."""
+    scores = write_scores(tmp_path_factory.mktemp("scores") / "scores.csv", late_listing_prices)
+    return {"file_signal": {"path": str(scores)}, "skfolio_portfolio": {"rebalance": "yearly"}}
+
+
 @pytest.fixture(params=sorted(CLASSES))
 def strategy(request: pytest.FixtureRequest) -> BaseStrategy:
     return CLASSES[request.param]()
+
+
+@pytest.fixture
+def needed(strategy: BaseStrategy, required_params: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What a scenario must give ``strategy`` (usually nothing)."""
+    return required_params.get(strategy.name, {})
 
 
 def parameter_values(parameter: Parameter) -> st.SearchStrategy[Any]:
@@ -116,40 +144,45 @@ def test_defaults_resolve(strategy: BaseStrategy) -> None:
 
 
 def test_default_weights_keep_the_contract(
-    strategy: BaseStrategy, late_listing: OptimizationData
+    strategy: BaseStrategy, needed: dict[str, Any], late_listing: OptimizationData
 ) -> None:
-    weights = strategy.generate_weights(late_listing, {})
+    weights = strategy.generate_weights(late_listing, needed)
     check_weights(weights, late_listing)
     assert (weights.to_numpy() >= 0.0).all(), "defaults are long-only"
     assert (weights.to_numpy() != 0.0).any(), "defaults invest at some point"
 
 
 def test_same_inputs_give_same_weights(
-    strategy: BaseStrategy, late_listing: OptimizationData
+    strategy: BaseStrategy, needed: dict[str, Any], late_listing: OptimizationData
 ) -> None:
-    first = strategy.generate_weights(late_listing, {})
-    pd.testing.assert_frame_equal(strategy.generate_weights(late_listing, {}), first)
+    first = strategy.generate_weights(late_listing, needed)
+    pd.testing.assert_frame_equal(strategy.generate_weights(late_listing, needed), first)
 
 
 def test_rows_before_lookback_are_cash(
-    strategy: BaseStrategy, sp500_full: OptimizationData
+    strategy: BaseStrategy, needed: dict[str, Any], sp500_full: OptimizationData
 ) -> None:
-    weights = strategy.generate_weights(sp500_full, {})
+    weights = strategy.generate_weights(sp500_full, needed)
     first_usable = sp500_full.daily.index[strategy.lookback_days({})]
     early = weights.loc[weights.index < first_usable]
     assert (early.to_numpy() == 0.0).all()
 
 
-def test_inputs_are_not_modified(strategy: BaseStrategy, late_listing: OptimizationData) -> None:
+def test_inputs_are_not_modified(
+    strategy: BaseStrategy, needed: dict[str, Any], late_listing: OptimizationData
+) -> None:
     copies = {name: frame.copy(deep=True) for name, frame in late_listing.frames().items()}
-    strategy.generate_weights(late_listing, {})
+    strategy.generate_weights(late_listing, needed)
     for name, frame in late_listing.frames().items():
         pd.testing.assert_frame_equal(frame, copies[name], check_exact=True)
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_read_only_inputs_are_accepted(
-    strategy: BaseStrategy, late_listing: OptimizationData, order: Literal["C", "F"]
+    strategy: BaseStrategy,
+    needed: dict[str, Any],
+    late_listing: OptimizationData,
+    order: Literal["C", "F"],
 ) -> None:
     """Parallel workers see read-only memory maps; a strategy must never write to them."""
 
@@ -167,16 +200,20 @@ def test_read_only_inputs_are_accepted(
         benchmark=read_only(late_listing.benchmark),
     )
     pd.testing.assert_frame_equal(
-        strategy.generate_weights(frozen, {}), strategy.generate_weights(late_listing, {})
+        strategy.generate_weights(frozen, needed), strategy.generate_weights(late_listing, needed)
     )
 
 
 @pytest.mark.parametrize("n_rows", [0, 1, 3])
 def test_short_history_gives_cash_not_an_error(
-    strategy: BaseStrategy, late_listing_prices: pd.DataFrame, make_data: DataBuilder, n_rows: int
+    strategy: BaseStrategy,
+    needed: dict[str, Any],
+    late_listing_prices: pd.DataFrame,
+    make_data: DataBuilder,
+    n_rows: int,
 ) -> None:
     data = make_data(late_listing_prices.iloc[:n_rows])
-    check_weights(strategy.generate_weights(data, {}), data)
+    check_weights(strategy.generate_weights(data, needed), data)
 
 
 def test_unknown_parameter_is_refused_with_a_suggestion(
@@ -217,7 +254,10 @@ SLICE = slice("1997-01-01", "2001-12-31")
 
 @pytest.mark.parametrize("name", sorted(CLASSES))
 def test_weights_ignore_prices_after_rebalance_date(
-    name: str, late_listing_prices: pd.DataFrame, make_data: DataBuilder
+    name: str,
+    late_listing_prices: pd.DataFrame,
+    make_data: DataBuilder,
+    required_params: dict[str, dict[str, Any]],
 ) -> None:
     """Perturbed or deleted prices after t leave every weight dated t or earlier unchanged.
 
@@ -230,6 +270,7 @@ def test_weights_ignore_prices_after_rebalance_date(
     @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(params=parameter_sets(cls), seed=st.integers(0, 2**32 - 1), draw=st.data())
     def check(params: dict[str, Any], seed: int, draw: st.DataObject) -> None:
+        params = {**params, **required_params.get(name, {})}
         strategy = cls()
         before = strategy.generate_weights(original, params)
         max_gross = max(1.0, params.get("max_leverage", 1.0))

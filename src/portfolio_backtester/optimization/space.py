@@ -19,9 +19,17 @@ from ..strategies import BaseStrategy
 __all__ = ["grid_values", "space_size", "suggest", "validate_space"]
 
 
-def validate_space(strategy: type[BaseStrategy], space: Mapping[str, ParamSpace]) -> None:
-    """Every searched name must be a parameter of the strategy, of a compatible kind."""
-    known = {p.name: p for p in strategy.parameters}
+def validate_space(
+    strategy: type[BaseStrategy],
+    space: Mapping[str, ParamSpace],
+    params: Mapping[str, Any] | None = None,
+) -> None:
+    """Every searched name must be a parameter of the strategy, of a compatible kind.
+
+    ``params`` are the scenario's strategy parameters: a strategy may declare parameters
+    from them (a blend, its children's).
+    """
+    known = {p.name: p for p in strategy.parameters_for(params)}
     for name, spec in space.items():
         if name not in known:
             raise ScenarioError(

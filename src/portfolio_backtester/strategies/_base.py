@@ -185,6 +185,16 @@ class BaseStrategy(ABC):
         return False
 
     @classmethod
+    def parameters_for(cls, params: Mapping[str, Any] | None) -> tuple[Parameter, ...]:
+        """The parameters these user values may set, and an optimisation may search.
+
+        By default the class's ``parameters``. A strategy whose parameters depend on its
+        values overrides this (a blend has each child's, under the child's name); its
+        ``parameters`` are then those of its default values.
+        """
+        return cls.parameters
+
+    @classmethod
     def resolve_params(cls, params: Mapping[str, Any] | None) -> StrategyParams:
         """Defaults overlaid with validated user values; unknown names are refused.
 
@@ -194,8 +204,9 @@ class BaseStrategy(ABC):
         """
         if isinstance(params, StrategyParams) and params.strategy is cls:
             return params
-        known = {p.name: p for p in cls.parameters}
-        resolved = {p.name: p.default for p in cls.parameters}
+        declared = cls.parameters_for(params)
+        known = {p.name: p for p in declared}
+        resolved = {p.name: p.default for p in declared}
         for key, value in (params or {}).items():
             if key not in known:
                 raise ScenarioError(

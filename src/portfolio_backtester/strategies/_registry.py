@@ -12,18 +12,28 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ..errors import ScenarioError, did_you_mean
 from ._base import BaseStrategy
 from .buy_and_hold import BuyAndHoldStrategy
+from .dual_momentum import DualMomentumStrategy
 from .dummy_signal import DummySignalStrategy
 from .equal_weight import EqualWeightStrategy
+from .fifty_two_week_high import FiftyTwoWeekHighStrategy
+from .file_signal import FileSignalStrategy
 from .inverse_volatility import InverseVolatilityStrategy
+from .low_beta import LowBetaStrategy
 from .low_volatility import LowVolatilityStrategy
+from .minimum_variance import MinimumVarianceStrategy
+from .risk_parity import RiskParityStrategy
 from .sharpe_momentum import SharpeMomentumStrategy
+from .short_term_reversal import ShortTermReversalStrategy
 from .simple_momentum import SimpleMomentumStrategy
+from .skfolio_portfolio import SkfolioPortfolioStrategy
 from .sma_crossover import SmaCrossoverStrategy
+from .time_series_momentum import TimeSeriesMomentumStrategy
 
 __all__ = [
     "STRATEGIES",
@@ -33,16 +43,52 @@ __all__ = [
     "strategy_names",
 ]
 
-STRATEGIES: dict[str, type[BaseStrategy]] = {
-    "buy_and_hold": BuyAndHoldStrategy,
-    "dummy_signal_strategy": DummySignalStrategy,
-    "equal_weight": EqualWeightStrategy,
-    "inverse_volatility": InverseVolatilityStrategy,
-    "low_volatility": LowVolatilityStrategy,
-    "sharpe_momentum": SharpeMomentumStrategy,
-    "simple_momentum": SimpleMomentumStrategy,
-    "sma_crossover": SmaCrossoverStrategy,
-}
+
+class _Strategies(Mapping[str, type[BaseStrategy]]):
+    """The table of built-in strategies. Strategies made of strategies (``blend``) look
+    their children up in this table, so they are listed by module path and imported when
+    first asked for, as a user's ``module:Class`` is: the table never imports them."""
+
+    def __init__(self, classes: dict[str, type[BaseStrategy]], by_path: dict[str, str]):
+        self._classes = dict(classes)
+        self._by_path = by_path
+        self._names = sorted([*classes, *by_path])
+
+    def __getitem__(self, name: str) -> type[BaseStrategy]:
+        if name not in self._classes and name in self._by_path:
+            module, _, attribute = self._by_path[name].partition(":")
+            self._classes[name] = getattr(importlib.import_module(module), attribute)
+        return self._classes[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+STRATEGIES: Mapping[str, type[BaseStrategy]] = _Strategies(
+    {
+        "buy_and_hold": BuyAndHoldStrategy,
+        "dual_momentum": DualMomentumStrategy,
+        "dummy_signal_strategy": DummySignalStrategy,
+        "equal_weight": EqualWeightStrategy,
+        "fifty_two_week_high": FiftyTwoWeekHighStrategy,
+        "file_signal": FileSignalStrategy,
+        "inverse_volatility": InverseVolatilityStrategy,
+        "low_beta": LowBetaStrategy,
+        "low_volatility": LowVolatilityStrategy,
+        "minimum_variance": MinimumVarianceStrategy,
+        "risk_parity": RiskParityStrategy,
+        "sharpe_momentum": SharpeMomentumStrategy,
+        "short_term_reversal": ShortTermReversalStrategy,
+        "simple_momentum": SimpleMomentumStrategy,
+        "skfolio_portfolio": SkfolioPortfolioStrategy,
+        "sma_crossover": SmaCrossoverStrategy,
+        "time_series_momentum": TimeSeriesMomentumStrategy,
+    },
+    {"blend": f"{__package__}.blend:BlendStrategy"},
+)
 
 
 def get_strategy(name: str, folder: str | Path | None = None) -> type[BaseStrategy]:
