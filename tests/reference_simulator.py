@@ -8,12 +8,15 @@ against it (the pattern of bottleneck's ``slow`` functions).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from portfolio_backtester.simulation import SimulationResult
 
 TRADE_EPSILON = 1e-12
+KINDS = ("bps", "commission", "per_share", "spread", "impact", "borrow", "financing")
 
 
 def reference_simulate(
@@ -32,6 +35,16 @@ def reference_simulate(
     band: float | None = None,
     band_type: str = "absolute",
     min_trade: float = 0.0,
+    per_share: float = 0.0,
+    per_share_min: float = 0.0,
+    per_share_max: float | None = None,
+    per_share_max_fraction: float | None = None,
+    half_spread_bps: float | Mapping[str, float] = 0.0,
+    impact: float = 0.0,
+    volume_window: int = 20,
+    borrow_rate: float = 0.0,
+    financing_rate: float = 0.0,
+    volume: pd.DataFrame | None = None,
 ) -> SimulationResult:
     """Same contract as ``simulate`` for valid inputs (no validation here)."""
     dates = list(prices.index)
@@ -41,6 +54,14 @@ def reference_simulate(
     if execution == "next_open":
         assert open_prices is not None
         opens = [[float(v) for v in row] for row in open_prices[tickers].to_numpy()]
+    volumes = None
+    if impact > 0:
+        assert volume is not None
+        volumes = [[float(v) for v in row] for row in volume[tickers].to_numpy()]
+    if isinstance(half_spread_bps, Mapping):
+        half_spread = [half_spread_bps.get(str(t), 0.0) / 1e4 for t in tickers]
+    else:
+        half_spread = [half_spread_bps / 1e4] * len(tickers)
     targets = {
         dates.index(date): [float(row.get(t, 0.0)) for t in tickers]
         for date, row in target_weights.iterrows()
@@ -58,6 +79,7 @@ def reference_simulate(
     previous_target: list[float] | None = None  # the last rebalance's cleaned target
 
     out_returns, out_weights, out_turnover, out_costs, out_trades = [], [], [], [], []
+    out_kinds: list[list[float]] = []
 
     def observe(row: list[float]) -> None:
         for i, price in enumerate(row):
@@ -82,7 +104,44 @@ def reference_simulate(
                 total += shares[i] * price
         return total
 
-    def trade(wanted: list[float], tradable: list[bool]) -> tuple[float, float, int]:
+    def impact_measures(day: int, i: int) -> tuple[float, float]:
+        """Volatility and average traded value of asset i over the window before ``day``."""
+        assert volumes is not None
+        returns, dollars = [], []
+        for d in range(max(day - volume_window, 0), day):
+            if d >= 1 and not math.isnan(closes[d][i]) and not math.isnan(closes[d - 1][i]):
+                returns.append(closes[d][i] / closes[d - 1][i] - 1.0)
+            if not math.isnan(closes[d][i]) and not math.isnan(volumes[d][i]):
+                dollars.append(closes[d][i] * volumes[d][i])
+        if len(returns) < 2 or not dollars or sum(dollars) <= 0:
+            raise ValueError("no volatility or volume to price the impact with")
+        mean = sum(returns) / len(returns)
+        sigma = math.sqrt(sum((r - mean) ** 2 for r in returns) / (len(returns) - 1))
+        return sigma, sum(dollars) / len(dollars)
+
+    def order_costs(i: int, change: float, price: float, day: int, counted: bool) -> list[float]:
+        """Each kind's cost, in currency, of a trade of ``change`` in asset i."""
+        size = abs(change)
+        kinds = [0.0] * len(KINDS)
+        kinds[0] = cost_bps / 1e4 * size
+        kinds[3] = half_spread[i] * size
+        if impact > 0 and size > 0:
+            sigma, adv = impact_measures(day, i)
+            kinds[4] = impact * sigma * math.sqrt(size / adv) * size
+        if counted:
+            kinds[1] = commission
+            if per_share > 0 or per_share_min > 0:
+                fee = max(per_share * size / price, per_share_min)
+                if per_share_max is not None:
+                    fee = min(fee, per_share_max)
+                if per_share_max_fraction is not None:
+                    fee = min(fee, per_share_max_fraction * size)
+                kinds[2] = fee
+        return kinds
+
+    def trade(
+        wanted: list[float], tradable: list[bool], day: int
+    ) -> tuple[float, list[float], int]:
         nonlocal cash, previous_target
         weights = []
         for i in range(n_assets):
@@ -98,10 +157,11 @@ def reference_simulate(
         )
         previous_target = weights
         if rebalance_when == "target_change" and unchanged:
-            return 0.0, 0.0, 0
+            return 0.0, [0.0] * len(KINDS), 0
         value = value_now()
         traded_value = 0.0
         traded_assets = 0
+        paid = [0.0] * len(KINDS)
         for i in range(n_assets):
             price = last_price[i]
             current = shares[i] * price if shares[i] != 0.0 and price is not None else 0.0
@@ -110,13 +170,33 @@ def reference_simulate(
             if not wanted_by_rules(abs(change) / abs(value), weights[i]):
                 continue  # inside the band or too small: the shares are kept
             traded_value += abs(change)
-            if abs(change) > TRADE_EPSILON * abs(value):
+            counted = abs(change) > TRADE_EPSILON * abs(value)
+            if counted:
                 traded_assets += 1
+            if change != 0.0:
+                assert price is not None
+                kinds = order_costs(i, change, price, day, counted)
+                paid = [p + k for p, k in zip(paid, kinds, strict=True)]
             cash -= change
             shares[i] = wanted_value / price if weights[i] != 0.0 and price is not None else 0.0
-        cost = cost_bps / 1e4 * traded_value + commission * traded_assets
-        cash -= cost
-        return traded_value / value, cost / value, traded_assets
+        cash -= sum(paid)
+        return traded_value / value, [p / value for p in paid], traded_assets
+
+    def accrue() -> list[float]:
+        """Start of a day: interest, borrow and financing on the previous close's book."""
+        nonlocal cash
+        short_value = 0.0
+        for i in range(n_assets):
+            if shares[i] < 0.0:
+                price = last_price[i]
+                assert price is not None
+                short_value += -shares[i] * price
+        borrow = borrow_rate / 252 * short_value
+        financing = financing_rate / 252 * -cash if cash < 0.0 else 0.0
+        cash = cash * (1.0 + cash_rate / 252) - borrow - financing
+        accrued = [0.0] * len(KINDS)
+        accrued[5], accrued[6] = borrow / previous_value, financing / previous_value
+        return accrued
 
     ruined = False
     for day in range(first, len(dates)):
@@ -126,10 +206,12 @@ def reference_simulate(
             out_turnover.append(0.0)
             out_costs.append(0.0)
             out_trades.append(0)
+            out_kinds.append([0.0] * len(KINDS))
             continue
+        kinds = [0.0] * len(KINDS)
         if day > first:
-            cash *= 1.0 + cash_rate / 252
-        turnover = cost = 0.0
+            kinds = accrue()
+        turnover = 0.0
         n_traded = 0
         if opens is not None:
             observe(opens[day])
@@ -138,13 +220,15 @@ def reference_simulate(
                     not math.isnan(closes[day - 1][i]) and not math.isnan(opens[day][i])
                     for i in range(n_assets)
                 ]
-                turnover, cost, n_traded = trade(pending, tradable)
+                turnover, paid, n_traded = trade(pending, tradable, day)
+                kinds = [k + p for k, p in zip(kinds, paid, strict=True)]
                 pending = None
         observe(closes[day])
         if day in targets:
             if opens is None:
                 tradable = [not math.isnan(p) for p in closes[day]]
-                turnover, cost, n_traded = trade(targets[day], tradable)
+                turnover, paid, n_traded = trade(targets[day], tradable, day)
+                kinds = [k + p for k, p in zip(kinds, paid, strict=True)]
             else:
                 pending = targets[day]
         value = value_now()
@@ -153,8 +237,9 @@ def reference_simulate(
             out_returns.append(-1.0)
             out_weights.append([0.0] * n_assets)
             out_turnover.append(turnover)
-            out_costs.append(cost)
+            out_costs.append(sum(kinds))
             out_trades.append(n_traded)
+            out_kinds.append(kinds)
             continue
         out_returns.append(value / previous_value - 1.0)
         out_weights.append(
@@ -164,8 +249,9 @@ def reference_simulate(
             ]
         )
         out_turnover.append(turnover)
-        out_costs.append(cost)
+        out_costs.append(sum(kinds))
         out_trades.append(n_traded)
+        out_kinds.append(kinds)
         previous_value = value
 
     index = prices.index[first:]
@@ -175,4 +261,5 @@ def reference_simulate(
         turnover=pd.Series(out_turnover, index=index, dtype="float64"),
         costs=pd.Series(out_costs, index=index, dtype="float64"),
         trades=pd.Series(out_trades, index=index, dtype="int64"),
+        _breakdown=np.array(out_kinds, dtype=np.float64).reshape(-1, len(KINDS)).T,
     )

@@ -27,6 +27,7 @@ from portfolio_backtester.reporting.html import build_report
 BACKTEST = [
     "Backtest",
     "Metrics",
+    "Costs by kind",
     "Equity and drawdown",
     "Monthly returns",
     "Rolling 12-month return, volatility and Sharpe",
@@ -115,6 +116,30 @@ def test_backtest_report_has_every_section_and_figure(backtest_run: Path) -> Non
         "relative",
         "distribution",
     }
+
+
+def test_costs_are_split_by_kind_in_returns_csv_and_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    scenario = Path(__file__).resolve().parents[2] / "examples" / "costs_per_share.yaml"
+    assert main(["backtest", "--scenario", str(scenario), "--output", str(out), "-q"]) == 0
+    returns = pd.read_csv(out / "returns.csv", index_col=0)
+    kinds = [c for c in returns.columns if c.startswith("cost_")]
+    assert kinds == [
+        "cost_bps",
+        "cost_commission",
+        "cost_per_share",
+        "cost_spread",
+        "cost_impact",
+        "cost_borrow",
+        "cost_financing",
+    ]
+    np.testing.assert_allclose(returns[kinds].sum(axis=1), returns["costs"], atol=1e-15)
+    assert returns["cost_per_share"].sum() > 0 and returns["cost_spread"].sum() > 0
+    text = (out / "report.html").read_text(encoding="utf-8")
+    section = text[text.index("Costs by kind</h3>") : text.index("Equity and drawdown</h3>")]
+    total = returns["costs"].sum()
+    assert f"<td>all</td><td>{total:.2%}</td>" in section
+    assert f"<td>per_share</td><td>{returns['cost_per_share'].sum():.2%}</td>" in section
 
 
 def test_a_monte_carlo_run_shows_its_fan_and_percentiles(tmp_path: Path) -> None:

@@ -18,15 +18,22 @@ from hypothesis import strategies as st
 
 @dataclass(frozen=True)
 class Case:
-    """One simulate() call: closes, opens, targets and keyword settings."""
+    """One simulate() call: closes, opens, targets, keyword settings and maybe volume."""
 
     closes: pd.DataFrame
     opens: pd.DataFrame
     targets: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
+    volume: pd.DataFrame | None = None
 
     def kwargs(self) -> dict[str, Any]:
-        return {"open_prices": self.opens, **self.settings}
+        extra = {} if self.volume is None else {"volume": self.volume}
+        return {"open_prices": self.opens, **self.settings, **extra}
+
+    def with_settings(self, **changes: Any) -> Case:
+        return Case(
+            self.closes, self.opens, self.targets, {**self.settings, **changes}, self.volume
+        )
 
 
 @st.composite
@@ -124,3 +131,57 @@ def ruled_cases(draw: st.DrawFn, max_days: int = 25, max_assets: int = 4) -> Cas
     return Case(
         case.closes, case.opens, case.targets, {**case.settings, **draw(rebalance_rules())}
     )
+
+
+@st.composite
+def cost_models(draw: st.DrawFn, tickers: list[str]) -> dict[str, Any]:
+    """The cost models without impact, each on or off: per share, spread, borrow, financing."""
+    models: dict[str, Any] = {}
+    if draw(st.booleans()):
+        models["per_share"] = draw(st.sampled_from([0.0, 0.005, 0.05, 1.0]))
+        models["per_share_min"] = draw(st.sampled_from([0.0, 1.0, 25.0]))
+        models["per_share_max"] = draw(st.sampled_from([None, 50.0, 1_000.0]))
+        models["per_share_max_fraction"] = draw(st.sampled_from([None, 0.01, 0.0005]))
+    spread = draw(st.sampled_from(["off", "constant", "per_asset"]))
+    if spread == "constant":
+        models["half_spread_bps"] = draw(st.sampled_from([1.0, 5.0, 50.0]))
+    elif spread == "per_asset":
+        named = draw(st.lists(st.sampled_from(tickers), unique=True))
+        models["half_spread_bps"] = {t: draw(st.sampled_from([0.0, 2.0, 30.0])) for t in named}
+    models["borrow_rate"] = draw(st.sampled_from([0.0, 0.0, 0.03, 0.5]))
+    models["financing_rate"] = draw(st.sampled_from([0.0, 0.0, 0.05, 1.0]))
+    return models
+
+
+IMPACT_FIRST_DAY = 3
+"""Impact cases trade from this day on: every window holds at least two returns."""
+
+
+@st.composite
+def cost_model_cases(
+    draw: st.DrawFn, max_days: int = 25, max_assets: int = 4, rules: bool = True
+) -> Case:
+    """A simulate() call with cost models, sometimes with rebalancing rules and with the
+    impact model (on prices without gaps, with a volume frame, trading from day 3)."""
+    case = draw(cases(max_days, max_assets))
+    settings = {**case.settings, **draw(cost_models([str(c) for c in case.closes.columns]))}
+    if rules and draw(st.booleans()):
+        settings.update(draw(rebalance_rules()))
+    n_days = len(case.closes)
+    if n_days <= IMPACT_FIRST_DAY + 1 or not draw(st.booleans(), label="impact"):
+        return Case(case.closes, case.opens, case.targets, settings)
+    closes = case.closes.ffill().bfill().fillna(50.0)
+    opens = case.opens.fillna(closes)
+    targets = case.targets.loc[case.targets.index >= closes.index[IMPACT_FIRST_DAY]]
+    if targets.empty:
+        targets = case.targets.iloc[-1:].set_axis(closes.index[-1:])
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="volume seed"))
+    volume = pd.DataFrame(
+        rng.lognormal(np.log(1e5), 0.5, closes.shape), index=closes.index, columns=closes.columns
+    )
+    for asset in volume.columns:
+        if rng.random() < 0.3:  # a missing day: the average is over the days known
+            volume.loc[volume.index[rng.integers(0, n_days)], asset] = np.nan
+    settings["impact"] = draw(st.sampled_from([0.1, 1.0]))
+    settings["volume_window"] = draw(st.sampled_from([3, 5, 10]))
+    return Case(closes, opens, targets, settings, volume)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from simulation_cases import Case, cases, markets
+from simulation_cases import Case, cases, cost_model_cases, markets
 
 from portfolio_backtester.simulation import simulate
 
@@ -84,6 +84,48 @@ def test_prices_after_a_day_never_change_results_up_to_that_day(
         )
     np.testing.assert_allclose(after.weights[up_to], before.weights[up_to], rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(after.trades[up_to], before.trades[up_to])
+
+
+@settings(max_examples=150, deadline=None)
+@given(cost_model_cases(), st.data())
+def test_prices_and_volume_after_a_day_never_change_costs_up_to_that_day(
+    case: Case, data: st.DataObject
+) -> None:
+    """Every cost model, impact's volatility and average volume included, reads only
+    what is known when it charges: a change after day t moves nothing up to t."""
+    n_days = len(case.closes)
+    day = data.draw(st.integers(0, n_days - 1), label="day")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    shock = np.exp(rng.normal(0.0, 0.2, case.closes.shape))
+    shock[: day + 1] = 1.0
+    volume = None
+    if case.volume is not None:
+        volume_shock = np.exp(rng.normal(0.0, 1.0, case.closes.shape))
+        volume_shock[: day + 1] = 1.0
+        volume = case.volume * volume_shock
+    # Trading at the next open, the day after's trades are made before its close: its open
+    # is left as it was, and its orders and their costs must not move either.
+    next_open = case.settings["execution"] == "next_open"
+    open_shock = np.vstack([np.ones((1, shock.shape[1])), shock[:-1]]) if next_open else shock
+    altered = Case(
+        case.closes * shock, case.opens * open_shock, case.targets, case.settings, volume
+    )
+    before = simulate(case.closes, case.targets, **case.kwargs())
+    after = simulate(altered.closes, altered.targets, **altered.kwargs())
+
+    dates = before.returns.index
+    up_to = dates <= case.closes.index[day]
+    orders = dates <= case.closes.index[min(day + 1, n_days - 1)] if next_open else up_to
+    close = {"rtol": 1e-13, "atol": 1e-15}
+    np.testing.assert_allclose(after.returns[up_to], before.returns[up_to], **close)
+    for name in ("turnover", "costs"):
+        np.testing.assert_allclose(
+            getattr(after, name)[orders], getattr(before, name)[orders], **close
+        )
+    np.testing.assert_allclose(
+        after.cost_breakdown[orders], before.cost_breakdown[orders], **close
+    )
+    np.testing.assert_array_equal(after.trades[orders], before.trades[orders])
 
 
 @settings(max_examples=100, deadline=None)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from simulation_cases import Case, cases, ruled_cases
+from simulation_cases import Case, cases, cost_model_cases, ruled_cases
 
 from portfolio_backtester.data.builtin import load_sp500
 from portfolio_backtester.simulation import SimulationResult, simulate
@@ -29,11 +29,17 @@ def assert_same_result(actual: SimulationResult, expected: SimulationResult) -> 
     assert weights_difference.max(initial=0.0) <= TOLERANCE
     assert actual.trades.dtype == np.int64
     np.testing.assert_array_equal(actual.trades.to_numpy(), expected.trades.to_numpy())
+    pd.testing.assert_index_equal(actual.cost_breakdown.columns, expected.cost_breakdown.columns)
+    breakdown_difference = np.abs(
+        actual.cost_breakdown.to_numpy() - expected.cost_breakdown.to_numpy()
+    )
+    assert breakdown_difference.max(initial=0.0) <= TOLERANCE, "cost_breakdown"
 
 
 KINDS: dict[str, Callable[..., st.SearchStrategy[Case]]] = {
     "schedule": cases,
     "rebalance_rules": ruled_cases,  # target changes only, bands, minimum trades
+    "cost_models": cost_model_cases,  # per share, spread, impact, borrow, financing
 }
 
 

@@ -2,18 +2,85 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from ._model import _Model
 
-__all__ = ["CostsConfig", "PortfolioConfig", "RebalanceConfig"]
+__all__ = ["CostsConfig", "ImpactConfig", "PerShareConfig", "PortfolioConfig", "RebalanceConfig"]
+
+
+class PerShareConfig(_Model):
+    """A commission per share with bounds per order (``simulation.engine``, cost models)."""
+
+    rate: float = Field(ge=0)
+    min: float = Field(0.0, ge=0)
+    max: float | None = Field(None, gt=0)
+    max_fraction: float | None = Field(None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> PerShareConfig:
+        if self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max}); lower min or raise max")
+        return self
+
+
+class ImpactConfig(_Model):
+    """Square-root market impact; needs daily volumes in the data."""
+
+    coefficient: float = Field(ge=0)
+    window: int = Field(20, ge=2)
 
 
 class CostsConfig(_Model):
+    """What trading and holding cost; every model but ``cost_bps`` is off by default."""
+
     cost_bps: float = Field(10.0, ge=0, le=10_000)
     commission: float = Field(0.0, ge=0)
+    per_share: PerShareConfig | None = None
+    half_spread_bps: float | dict[str, float] = 0.0
+    impact: ImpactConfig | None = None
+    borrow_rate: float = Field(0.0, ge=0)
+    financing_rate: float = Field(0.0, ge=0)
+
+    @field_validator("half_spread_bps", mode="before")
+    @classmethod
+    def _check_spread(cls, value: Any) -> Any:
+        numbers = value.values() if isinstance(value, dict) else [value]
+        for number in numbers:
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise ValueError(
+                    "must be a number of bps, or a mapping of tickers to numbers of bps"
+                )
+            if not (math.isfinite(number) and number >= 0):
+                raise ValueError(f"must be finite and >= 0 (bps), got {number!r}")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        dumped = handler(self)  # models left off are left out: older fingerprints stay
+        if isinstance(dumped, dict):
+            for key, default in _NEW_COST_DEFAULTS.items():
+                if key in dumped and dumped[key] == default:
+                    del dumped[key]
+        return dumped
+
+
+_NEW_COST_DEFAULTS: dict[str, Any] = {
+    "per_share": None,
+    "half_spread_bps": 0.0,
+    "impact": None,
+    "borrow_rate": 0.0,
+    "financing_rate": 0.0,
+}
 
 
 class RebalanceConfig(_Model):

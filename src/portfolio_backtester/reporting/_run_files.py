@@ -22,6 +22,7 @@ from ..errors import DataError
 __all__ = [
     "BACKTEST_FILES",
     "CASH",
+    "COST_PREFIX",
     "HOLDINGS",
     "MONTE_CARLO",
     "RESULT_FILES",
@@ -52,6 +53,8 @@ WINDOWS = "windows.csv"
 OOS_RETURNS = "oos_returns.csv"
 HOLDOUT_RETURNS = "holdout_returns.csv"
 MONTE_CARLO = "monte_carlo.csv"
+COST_PREFIX = "cost_"
+"""returns.csv's columns of the costs by kind: cost_bps, cost_commission, cost_per_share, ..."""
 BACKTEST_FILES = (METRICS, RETURNS, WEIGHTS, HOLDINGS, TRADES, EQUITY, RUN)
 RESULT_FILES = (
     *BACKTEST_FILES,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from . import figures, optuna_figures, relative_figures
+from ._run_files import COST_PREFIX
 from .honest import honest_section
 from .monte_carlo_section import monte_carlo_section
 from .page import Page, cell, escape, heatmap_table, number, table
@@ -118,6 +119,7 @@ def _backtest_section(page: Page, files: RunFolder) -> None:
     ]
     half = (len(rows) + 1) // 2
     page.add(f"<div class='cols'>{table(header, rows[:half])}{table(header, rows[half:])}</div>")
+    _costs_by_kind(page, returns)
     series = returns[[c for c in ("portfolio", "benchmark") if c in returns.columns]]
     series = series.rename(columns={"portfolio": "strategy"})
     page.heading(3, "Equity and drawdown")
@@ -166,6 +168,23 @@ def _backtest_section(page: Page, files: RunFolder) -> None:
         )
     )
     page.add("</section>")
+
+
+def _costs_by_kind(page: Page, returns: pd.DataFrame) -> None:
+    """What the costs were, by kind, when the run folder records them and any were paid."""
+    kinds = [c for c in returns.columns if str(c).startswith(COST_PREFIX)]
+    paid = returns[kinds].sum() if kinds else pd.Series(dtype=float)
+    total = float(paid.sum())
+    if total <= 0:
+        return
+    page.heading(3, "Costs by kind")
+    rows = [
+        [str(kind).removeprefix(COST_PREFIX), f"{value:.2%}", f"{value / total:.0%}"]
+        for kind, value in paid.items()
+        if value != 0
+    ]
+    rows.append(["all", f"{total:.2%}", "100%"])
+    page.add(table(["Kind", "Sum of daily costs (% of value)", "Share"], rows))
 
 
 def _optimization_section(page: Page, files: RunFolder, trials: pd.DataFrame) -> None:

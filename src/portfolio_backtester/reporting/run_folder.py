@@ -25,6 +25,7 @@ from ..optimization.results import OptimizationResult, PeriodResult
 from ._run_files import (
     BACKTEST_FILES,
     BEST_PARAMS,
+    COST_PREFIX,
     EQUITY,
     HOLDINGS,
     HOLDOUT_RETURNS,
@@ -83,11 +84,13 @@ def write_backtest_run(
     benchmark_metrics: Mapping[str, float] | None,
     warnings: Sequence[str] = (),
     monte_carlo: MonteCarloResult | None = None,
+    cost_breakdown: pd.DataFrame | None = None,
 ) -> list[Path]:
     """The files of :data:`BACKTEST_FILES`; the paths written.
 
     ``weights`` are the targets in force each rebalance, ``holdings`` the daily weights after
-    drift and ``trades`` the trade list (:func:`portfolio_backtester.metrics.trade_list`).
+    drift and ``trades`` the trade list (:func:`portfolio_backtester.metrics.trade_list`);
+    ``cost_breakdown`` adds a ``cost_<kind>`` column per cost kind to returns.csv.
 
     With a Monte Carlo, its percentiles go into metrics.json and the pointwise percentiles of
     its equity paths (growth of 1) into monte_carlo.csv.
@@ -112,6 +115,8 @@ def write_backtest_run(
         columns["benchmark"] = benchmark_returns
     columns["turnover"] = turnover
     columns["costs"] = costs
+    if cost_breakdown is not None:  # the costs by kind: cost_bps, cost_per_share, ...
+        columns |= {f"{COST_PREFIX}{kind}": cost_breakdown[kind] for kind in cost_breakdown}
     frame = pd.DataFrame(columns).rename_axis("date")
     frame.to_csv(directory / RETURNS, date_format="%Y-%m-%d")
     weights.rename_axis("date").to_csv(directory / WEIGHTS, date_format="%Y-%m-%d")

@@ -1,5 +1,5 @@
 """Simulation engine: target weights at rebalance dates to daily portfolio returns."""
 
-from .engine import EXECUTIONS, SimulationResult, simulate
+from .engine import COST_KINDS, EXECUTIONS, SimulationResult, simulate
 
-__all__ = ["EXECUTIONS", "SimulationResult", "simulate"]
+__all__ = ["COST_KINDS", "EXECUTIONS", "SimulationResult", "simulate"]

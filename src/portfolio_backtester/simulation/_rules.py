@@ -1,15 +1,32 @@
-"""Rebalancing rules on plain numpy arrays: unchanged targets dropped, bands and minimum trades.
+"""Rebalancing rules and cost models on plain numpy arrays: a loop over executions.
 
 Arrays are laid out as in :mod:`._kernel`. Dropping executions whose target did not change
 keeps the kernel's vectorised path; a band or a minimum trade makes each execution depend
-on what the previous ones left untraded, so :func:`run_banded` walks the executions one by
-one (numpy over the ``m`` assets of each) and is used only when one of them is set.
+on what the previous ones left untraded, and the cost models of :mod:`._costs` are
+per-asset functions of each execution's trades that the kernel's fixed-point solve
+cannot carry, so :func:`run_executions` walks the executions one by one (numpy over the
+``m`` assets of each). Borrow and financing accrue on every day's book, so with them it
+also walks the days between executions, as scalars. Used only when one of these is set.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from ._costs import (
+    BORROW,
+    BPS,
+    COMMISSION,
+    COST_KINDS,
+    FINANCING,
+    IMPACT,
+    PER_SHARE,
+    SPREAD,
+    CostModels,
+    order_costs,
+)
 from ._kernel import (
     TRADE_EPSILON,
     BoolArray,
@@ -20,7 +37,7 @@ from ._kernel import (
     daily_outputs,
 )
 
-__all__ = ["changed_targets", "run_banded"]
+__all__ = ["changed_targets", "run_executions"]
 
 
 def changed_targets(targets: FloatArray) -> BoolArray:
@@ -35,7 +52,7 @@ def changed_targets(targets: FloatArray) -> BoolArray:
     return keep
 
 
-def run_banded(
+def run_executions(
     closes: FloatArray,
     exec_prices: FloatArray,
     exec_positions: IntArray,
@@ -46,19 +63,23 @@ def run_banded(
     band: float | None,
     relative: bool,
     min_trade: float,
+    models: CostModels,
 ) -> KernelOutput:
-    """:func:`._kernel.run` where an execution trades only the assets that need it.
+    """:func:`._kernel.run` where an execution trades only the assets that need it and
+    pays the cost ``models``; the output carries each kind's daily costs.
 
     At execution j, with pre-trade value ``V`` and drifted weights ``d``, asset i is traded
     to its target ``w`` only when ``|d - w| > band`` (``band * |w|`` if ``relative``; no
     band: any drift), ``|d - w| > TRADE_EPSILON`` and ``|d - w| >= min_trade``. The others
     keep their shares; cash pays the traded assets' changes and the costs, which are
-    charged on the traded value and per traded asset only.
+    charged on the traded assets only (:func:`._costs.order_costs`). Borrow and
+    financing are charged at the start of each day on the previous close's book.
     """
     initial_capital, cost_rate = terms.initial_capital, terms.cost_rate
     commission, daily_cash_rate = terms.commission, terms.daily_cash_rate
     m, n = closes.shape
     n_exec = len(exec_positions)
+    n_out = n - start
     seg_start = np.concatenate([[start], exec_positions])
     seg_length = np.diff(seg_start, append=n)
     cash_growth = (1.0 + daily_cash_rate) ** seg_length
@@ -66,8 +87,11 @@ def run_banded(
     cash_after = np.empty(n_exec + 1)
     cash_after[0] = initial_capital
     turnover = np.zeros(n_exec)
-    costs = np.zeros(n_exec)
     trades = np.zeros(n_exec, dtype=np.int64)
+    kinds = np.zeros((len(COST_KINDS), n_exec))  # each kind over the pre-trade value
+    accrues = models.accrues
+    has_models = models.per_share_on or models.half_spread is not None or models.impact > 0.0
+    book = _Book(closes, start, 1.0 + daily_cash_rate, models) if accrues else None
     cash = initial_capital
     # A ruined or overflowing value is cut off afterwards (daily_outputs), not warned about.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -75,7 +99,10 @@ def run_banded(
             price = exec_prices[:, j]
             held = shares[:, j]
             holding = held * price
-            cash *= cash_growth[j]
+            if book is not None:
+                cash = book.accrue(cash, held, int(seg_start[j]), int(exec_positions[j]))
+            else:
+                cash *= cash_growth[j]
             value = float(holding.sum()) + cash
             wanted = targets[:, j] * value
             change = wanted - holding
@@ -90,26 +117,108 @@ def run_banded(
             if min_trade:
                 trade &= size >= min_trade
             shares[:, j + 1] = np.where(trade, wanted / price, held)
-            traded = np.abs(change[trade])
+            moved = change[trade]
+            traded = np.abs(moved)
             n_traded = len(traded)
-            cost = cost_rate * float(traded.sum()) + commission * n_traded
-            cash -= float(change[trade].sum()) + cost
+            traded_sum = float(traded.sum())
+            bps, fixed = cost_rate * traded_sum, commission * n_traded
+            cost = bps + fixed
+            kinds[BPS, j], kinds[COMMISSION, j] = bps / value, fixed / value
+            if has_models and n_traded:
+                per_share, spread, impact = order_costs(models, traded, price, trade, j)
+                cost += per_share + spread + impact
+                kinds[PER_SHARE, j] = per_share / value
+                kinds[SPREAD, j] = spread / value
+                kinds[IMPACT, j] = impact / value
+            cash -= float(moved.sum()) + cost
             cash_after[j + 1] = cash
-            turnover[j] = float(traded.sum()) / value
-            costs[j] = cost / value
+            if book is not None:
+                book.cash[exec_positions[j] - start] = cash
+            turnover[j] = traded_sum / value
             trades[j] = n_traded
+        if book is not None:
+            book.accrue(cash, shares[:, n_exec], int(seg_start[-1]), n - 1)
 
         holdings = np.repeat(shares, seg_length, axis=1)
         holdings *= closes[:, start:]
-        cash_daily = np.repeat(cash_after, seg_length)
-        if daily_cash_rate != 0.0:
-            days_held = np.arange(start, n) - np.repeat(seg_start, seg_length)
-            cash_daily *= (1.0 + daily_cash_rate) ** days_held
+        if book is not None:
+            cash_daily = book.cash
+        else:
+            cash_daily = np.repeat(cash_after, seg_length)
+            if daily_cash_rate != 0.0:
+                days_held = np.arange(start, n) - np.repeat(seg_start, seg_length)
+                cash_daily *= (1.0 + daily_cash_rate) ** days_held
         value_daily = holdings.sum(axis=0)
         value_daily += cash_daily
         holdings /= value_daily
-        returns = value_daily / np.concatenate([[initial_capital], value_daily[:-1]])
+        previous = np.concatenate([[initial_capital], value_daily[:-1]])
+        returns = value_daily / previous
         returns -= 1.0
-    return daily_outputs(
-        returns, holdings, value_daily, exec_positions - start, turnover, costs, trades
-    )
+        at = exec_positions - start
+        breakdown = np.zeros((len(COST_KINDS), n_out))
+        breakdown[:, at] = kinds
+        if book is not None:
+            # Accruals are over the previous close's value, the book they are charged on.
+            breakdown[BORROW] = book.borrow / previous
+            breakdown[FINANCING] = book.financing / previous
+    out = daily_outputs(returns, holdings, value_daily, at, turnover, kinds.sum(axis=0), trades)
+    if out.ruined_at >= 0:
+        breakdown[:, out.ruined_at + 1 :] = 0.0
+    out.costs[:] = breakdown.sum(axis=0)
+    return replace(out, cost_breakdown=breakdown)
+
+
+class _Book:
+    """The daily cash path of a run with borrow or financing: a scalar loop over days.
+
+    Each day's cash is the previous close's cash with interest, less the borrow fee on
+    the previous close's short value and the financing fee on a negative balance.
+    """
+
+    def __init__(
+        self, closes: FloatArray, start: int, cash_growth: float, models: CostModels
+    ) -> None:
+        n_out = closes.shape[1] - start
+        self.closes, self.start, self.growth = closes, start, cash_growth
+        self.borrow_rate, self.financing_rate = models.daily_borrow, models.daily_financing
+        self.cash = np.empty(n_out)
+        self.cash[0] = np.nan  # set by the first execution, or by accrue from `start`
+        self.borrow = np.zeros(n_out)
+        self.financing = np.zeros(n_out)
+
+    def accrue(self, cash: float, held: FloatArray, since: int, until: int) -> float:
+        """Cash at each close of days ``since + 1 .. until`` holding ``held`` shares,
+        from ``cash`` at ``since``'s close (recorded); the cash on ``until``."""
+        lo = since - self.start
+        self.cash[lo] = cash
+        days = until - since
+        if days <= 0:
+            return cash
+        shorts = float(held.min()) < 0.0
+        if not shorts and cash >= 0.0:
+            # Nothing to borrow and no debt (interest keeps the sign): no fee on any day.
+            if days == 1:  # daily rebalancing: no arrays for one number
+                cash *= self.growth
+                self.cash[lo + 1] = cash
+                return cash
+            path = cash * self.growth ** np.arange(1, days + 1)
+            self.cash[lo + 1 : lo + 1 + days] = path
+            return float(path[-1])
+        if shorts:
+            short = np.maximum(-held, 0.0)
+            short_value = (short @ self.closes[:, since:until]).tolist()
+        else:
+            short_value = [0.0] * days
+        growth, borrow_rate, financing_rate = self.growth, self.borrow_rate, self.financing_rate
+        cash_path, borrows, financings = [], [], []
+        for short_then in short_value:
+            borrow = borrow_rate * short_then
+            financing = -financing_rate * cash if cash < 0.0 else 0.0
+            cash = cash * growth - borrow - financing
+            cash_path.append(cash)
+            borrows.append(borrow)
+            financings.append(financing)
+        self.cash[lo + 1 : lo + 1 + days] = cash_path
+        self.borrow[lo + 1 : lo + 1 + days] = borrows
+        self.financing[lo + 1 : lo + 1 + days] = financings
+        return cash

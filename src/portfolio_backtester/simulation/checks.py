@@ -6,6 +6,7 @@ simulates many windows on the arrays, so these checks never run per window.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +22,7 @@ __all__ = [
     "REBALANCE_WHEN",
     "PreparedPrices",
     "Settings",
+    "half_spread_rates",
     "prepare_prices",
     "prepare_targets",
 ]
@@ -48,6 +50,24 @@ class Settings:
     band_type: Literal["absolute", "relative"] = "absolute"
     min_trade: float = 0.0
     """A trade in one asset below this fraction of the portfolio's value is skipped."""
+    per_share: float = 0.0
+    """Commission in currency per share traded, per order (one order per traded asset)."""
+    per_share_min: float = 0.0
+    """The per-share commission of an order is at least this (currency)."""
+    per_share_max: float | None = None
+    """... and at most this (currency); the maximums win over the minimum."""
+    per_share_max_fraction: float | None = None
+    """... and at most this fraction of the order's value (IB-style 1 % is 0.01)."""
+    half_spread_bps: float | Mapping[str, float] = 0.0
+    """Half the bid-ask spread in bps of traded value: one for all assets, or per ticker."""
+    impact: float = 0.0
+    """Square-root market impact coefficient (needs volume)."""
+    volume_window: int = 20
+    """Days before a trade over which impact's volatility and average volume are measured."""
+    borrow_rate: float = 0.0
+    """Annual fee on the short value, accrued daily on the previous close's book."""
+    financing_rate: float = 0.0
+    """Annual fee on negative cash, on top of ``cash_rate``, accrued likewise."""
 
     def __post_init__(self) -> None:
         _check_settings(
@@ -59,11 +79,28 @@ class Settings:
             max_gross_leverage=self.max_gross_leverage,
         )
         _check_rebalance(self.rebalance_when, self.band, self.band_type, self.min_trade)
+        _check_cost_models(self)
 
     @property
     def trades_every_asset(self) -> bool:
         """Whether each execution trades every asset to its target (the fast kernel's rule)."""
         return self.band is None and self.min_trade == 0.0
+
+    @property
+    def has_cost_models(self) -> bool:
+        """Whether a cost beyond ``cost_bps`` and ``commission`` is on (the loop's work)."""
+        spread = self.half_spread_bps
+        spread_on = (
+            any(v > 0 for v in spread.values()) if isinstance(spread, Mapping) else spread > 0
+        )
+        return (
+            self.per_share > 0
+            or self.per_share_min > 0
+            or spread_on
+            or self.impact > 0
+            or self.borrow_rate > 0
+            or self.financing_rate > 0
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,18 +118,23 @@ class PreparedPrices:
     closes_missing: bool
     opens: npt.NDArray[np.float64] | None
     opens_missing: bool
+    volumes: npt.NDArray[np.float64] | None = None
+    """``(m, n)`` shares traded each day (NaN: unknown), for the impact model."""
 
 
 def prepare_prices(
-    prices: pd.DataFrame, open_prices: pd.DataFrame | None = None
+    prices: pd.DataFrame,
+    open_prices: pd.DataFrame | None = None,
+    volume: pd.DataFrame | None = None,
 ) -> PreparedPrices:
-    """Check ``prices`` (and ``open_prices`` if given) once; see :func:`simulate`."""
+    """Check ``prices`` (and ``open_prices``, ``volume`` if given) once; see :func:`simulate`."""
     closes, closes_missing = _price_array(prices, "prices")
     opens, opens_missing = (None, False)
     if open_prices is not None:
         opens, opens_missing = _open_array(open_prices, prices)
+    volumes = None if volume is None else _volume_array(volume, prices)
     return PreparedPrices(
-        prices.index, prices.columns, closes, closes_missing, opens, opens_missing
+        prices.index, prices.columns, closes, closes_missing, opens, opens_missing, volumes
     )
 
 
@@ -200,6 +242,89 @@ def _check_rebalance(when: str, band: float | None, band_type: str, min_trade: f
         raise ScenarioError(
             f"min_trade must be a fraction of the portfolio's value in [0, 1], got {min_trade!r}"
         )
+
+
+def _check_cost_models(settings: Settings) -> None:
+    """Rates and bounds of the cost models, each named with its fix."""
+    for name in ("per_share", "per_share_min", "impact", "borrow_rate", "financing_rate"):
+        value = getattr(settings, name)
+        if not (np.isfinite(value) and value >= 0):
+            raise ScenarioError(
+                f"{name} must be a finite number >= 0, got {value!r}; use 0 to turn it off"
+            )
+    for name in ("per_share_max", "per_share_max_fraction"):
+        value = getattr(settings, name)
+        if value is not None and not (np.isfinite(value) and value > 0):
+            raise ScenarioError(
+                f"{name} must be a positive number or None (no maximum), got {value!r}"
+            )
+    low, high = settings.per_share_min, settings.per_share_max
+    if high is not None and low > high:
+        raise ScenarioError(
+            f"per_share_min ({low!r}) is above per_share_max ({high!r}); lower the minimum "
+            "or raise the maximum"
+        )
+    spread = settings.half_spread_bps
+    for ticker, bps in spread.items() if isinstance(spread, Mapping) else [("", spread)]:
+        if not (isinstance(bps, int | float) and np.isfinite(bps) and bps >= 0):
+            where = f"half_spread_bps[{ticker!r}]" if ticker else "half_spread_bps"
+            raise ScenarioError(f"{where} must be a finite number of bps >= 0, got {bps!r}")
+    window = settings.volume_window
+    if not (isinstance(window, int) and window >= 2):
+        raise ScenarioError(
+            f"volume_window must be a whole number of days >= 2 (a volatility needs two "
+            f"returns), got {window!r}"
+        )
+
+
+def half_spread_rates(
+    half_spread_bps: float | Mapping[str, float], columns: pd.Index
+) -> npt.NDArray[np.float64] | None:
+    """Half the spread per unit of traded value for each of ``columns``; None if all 0.
+
+    A ticker the mapping does not name pays no spread; a name that is not a column is
+    refused, since it is most likely a typo.
+    """
+    if not isinstance(half_spread_bps, Mapping):
+        if half_spread_bps == 0:
+            return None
+        return np.full(len(columns), float(half_spread_bps) / 1e4)
+    known = [str(c) for c in columns]
+    unknown = [t for t in half_spread_bps if t not in known]
+    if unknown:
+        raise ScenarioError(
+            f"half_spread_bps names {unknown[0]!r}, which is not a column of the prices"
+            + did_you_mean(str(unknown[0]), known)
+            + "; name tickers of the universe only"
+        )
+    rates = np.array([float(half_spread_bps.get(t, 0.0)) / 1e4 for t in known])
+    return rates if rates.any() else None
+
+
+def _volume_array(volume: pd.DataFrame, prices: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Volume aligned to ``prices``: ``(m, n)``, finite and >= 0 where present."""
+    if not isinstance(volume, pd.DataFrame):
+        raise DataError(f"volume must be a pandas DataFrame, got {type(volume).__name__}")
+    if not volume.index.equals(prices.index):
+        raise DataError("volume must have exactly the dates of prices (same index)")
+    missing = prices.columns.difference(volume.columns)
+    if len(missing):
+        raise DataError(f"volume lacks columns of prices: {missing.tolist()}")
+    if not volume.columns.equals(prices.columns):
+        volume = volume.reindex(columns=prices.columns)
+    try:
+        values = np.ascontiguousarray(volume.to_numpy(dtype=np.float64).T)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"volume must be numeric: {exc}") from exc
+    bad = ~np.isnan(values) & ~((values >= 0) & (values < np.inf))
+    if bad.any():
+        cols, rows = np.nonzero(bad)
+        raise DataError(
+            f"volume must be finite and >= 0 where present (NaN marks a missing day): "
+            f"{volume.columns[cols[0]]!r} on {volume.index[rows[0]]} is "
+            f"{values[cols[0], rows[0]]!r}"
+        )
+    return values
 
 
 def _price_array(frame: pd.DataFrame, what: str) -> tuple[npt.NDArray[np.float64], bool]:

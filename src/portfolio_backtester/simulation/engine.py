@@ -26,6 +26,35 @@ as traded when its weight changes by more than ``1e-12``. ``turnover`` is
 ``sum |trade value|`` over the pre-cost value (buys plus sells, so switching fully from
 one asset to another is 2.0); ``costs`` is the cost over the same value.
 
+*Cost models* (all off by default; each is a column of
+``SimulationResult.cost_breakdown``, and the columns sum to ``costs``). Per order, that
+is per traded asset i with traded value ``T_i = |trade value_i|`` and ``S_i = T_i / p_i``
+shares at the execution price ``p_i``:
+
+- ``bps``: ``cost_bps / 1e4 * T_i``; ``commission``: ``commission`` (currency).
+- ``per_share``: ``min(max(per_share * S_i, per_share_min), per_share_max,
+  per_share_max_fraction * T_i)``: the maximums win over the minimum, as at brokers
+  charging "$0.005 a share, at least $1, at most 1 % of the trade value" (a $50 order
+  pays $0.50). Share counts are those of the given prices (notional for split-adjusted
+  ones).
+- ``spread``: ``half_spread_bps_i / 1e4 * T_i``, one number for all assets or a mapping
+  ticker -> bps (an unnamed ticker pays none).
+- ``impact``: ``impact * sigma_i * sqrt(T_i / ADV_i) * T_i`` (square-root law), where
+  ``sigma_i`` is the sample standard deviation of the asset's daily close-to-close returns
+  and ``ADV_i`` the mean of ``close * volume``, both over the ``volume_window`` days before
+  the execution day (the execution day itself excluded, so nothing known at or after the
+  trade enters); refused without ``volume``, and for a traded asset with fewer than two
+  returns or no volume in that window.
+
+Those are charged at the execution, from cash, on the pre-cost value as above. Two fees
+accrue daily instead, charged at the start of each day (before its trades) on the
+previous close's book, at annual rates over 252 days: ``borrow``: ``borrow_rate / 252 *
+sum_i max(-shares_i, 0) * close_i``; ``financing``: ``financing_rate / 252 * max(-cash,
+0)``, on top of ``cash_rate``. In ``costs`` a day's accruals are over the previous close's
+value, its execution costs over the pre-cost value at the execution. With only ``cost_bps``
+and ``commission`` the vectorised kernel runs; any other model walks the executions (and,
+for the two fees, the days) in a loop, as the rebalancing rules below do.
+
 *Rebalancing rules* (all off by default: every rebalance trades every asset to its
 target). With ``rebalance_when="target_change"`` a rebalance whose cleaned target equals
 the row before (every weight within ``1e-12``) trades nothing: shares are held and drift.
@@ -60,7 +89,8 @@ later loss into a gain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -69,10 +99,12 @@ import pandas as pd
 
 from ..constants import TRADING_DAYS_PER_YEAR
 from ..errors import DataError, ScenarioError
-from . import _kernel, _rules
+from . import _costs, _kernel, _rules
+from ._costs import COST_KINDS
 from .checks import EXECUTIONS, PreparedPrices, Settings, prepare_prices, prepare_targets
 
 __all__ = [
+    "COST_KINDS",
     "EXECUTIONS",
     "SimulationResult",
     "simulate",
@@ -87,8 +119,9 @@ class SimulationResult:
 
     ``returns``: portfolio simple returns. ``weights``: end-of-day holdings over portfolio
     value, columns ``prices.columns``. ``turnover``: ``sum |traded value|`` over the
-    pre-cost value (0 on days without trades). ``costs``: costs over the same value.
-    ``trades``: number of assets traded (int).
+    pre-cost value (0 on days without trades). ``costs``: costs over the same value (and
+    accrued fees over the previous close's value). ``trades``: number of assets traded
+    (int). :attr:`cost_breakdown`: ``costs`` split by kind.
     """
 
     returns: pd.Series
@@ -99,6 +132,28 @@ class SimulationResult:
     ruined_on: pd.Timestamp | None = None
     """The day the portfolio's value reached zero or below: it lost everything that day
     (a return of -100%) and held nothing after it."""
+    _breakdown: npt.NDArray[np.float64] | None = field(default=None, repr=False, compare=False)
+    """``(kinds, n)`` each kind's daily costs; None when only ``cost_bps`` and
+    ``commission`` were charged (then the split follows from ``turnover``)."""
+    _cost_rate: float = field(default=0.0, repr=False, compare=False)
+    """``cost_bps / 1e4``, for that split."""
+
+    @property
+    def cost_breakdown(self) -> pd.DataFrame:
+        """``costs`` split by kind: columns :data:`COST_KINDS` (``bps, commission,
+        per_share, spread, impact, borrow, financing``), summing to ``costs`` within
+        rounding. Built when asked for: most callers (an optimiser's windows) never do."""
+        breakdown = self._breakdown
+        if breakdown is None:
+            turnover, costs = self.turnover.to_numpy(), self.costs.to_numpy()
+            breakdown = np.zeros((len(COST_KINDS), len(costs)))
+            breakdown[_costs.BPS] = self._cost_rate * turnover
+            breakdown[_costs.COMMISSION] = costs - breakdown[_costs.BPS]
+        else:
+            breakdown = breakdown.copy()  # the frame is the caller's to change
+        return pd.DataFrame(
+            breakdown.T, index=self.costs.index, columns=pd.Index(COST_KINDS), copy=False
+        )
 
 
 def simulate(
@@ -117,14 +172,25 @@ def simulate(
     band: float | None = None,
     band_type: Literal["absolute", "relative"] = "absolute",
     min_trade: float = 0.0,
+    per_share: float = 0.0,
+    per_share_min: float = 0.0,
+    per_share_max: float | None = None,
+    per_share_max_fraction: float | None = None,
+    half_spread_bps: float | Mapping[str, float] = 0.0,
+    impact: float = 0.0,
+    volume_window: int = 20,
+    borrow_rate: float = 0.0,
+    financing_rate: float = 0.0,
+    volume: pd.DataFrame | None = None,
 ) -> SimulationResult:
     """Hold ``target_weights`` through ``prices``; see the module docstring for the rules.
 
     ``prices``: ``(n_dates, n_assets)`` closes, ``NaN`` before a ticker is listed.
     ``target_weights``: rows are rebalance dates (a subset of ``prices.index``), columns a
     subset of ``prices.columns`` (missing columns are 0). ``open_prices`` is required for
-    ``execution="next_open"`` and ignored otherwise. Inputs are never modified and may
-    be read-only.
+    ``execution="next_open"`` and ignored otherwise. ``volume``: shares traded per day,
+    shaped as ``prices`` (NaN: unknown), required for ``impact``. Inputs are never
+    modified and may be read-only.
     """
     settings = Settings(
         cost_bps=cost_bps,
@@ -138,14 +204,27 @@ def simulate(
         band=band,
         band_type=band_type,
         min_trade=min_trade,
+        per_share=per_share,
+        per_share_min=per_share_min,
+        per_share_max=per_share_max,
+        per_share_max_fraction=per_share_max_fraction,
+        half_spread_bps=half_spread_bps,
+        impact=impact,
+        volume_window=volume_window,
+        borrow_rate=borrow_rate,
+        financing_rate=financing_rate,
     )
-    market = prepare_prices(prices, open_prices if execution == "next_open" else None)
+    market = prepare_prices(
+        prices,
+        open_prices if execution == "next_open" else None,
+        volume if impact > 0 else None,
+    )
     positions, targets = prepare_targets(target_weights, market)
     if len(positions) == 0:
         return _empty_result(prices)
     last = len(market.index) - 1
     first, out = _simulate_arrays(market, positions, targets, 0, last, settings)
-    return _result(market, first, last, out)
+    return _result(market, first, last, out, settings.cost_bps / 1e4)
 
 
 def simulate_range(
@@ -161,10 +240,11 @@ def simulate_range(
     Equal to :func:`simulate` on ``prices.iloc[start : end + 1]`` with the rebalance rows
     in that range, preceded by the last earlier row moved to ``start`` (decided with data
     up to then). With no earlier row the outputs start at the range's first rebalance, and
-    with no rebalance at all the portfolio holds cash from ``start``.
+    with no rebalance at all the portfolio holds cash from ``start``. (The impact model's
+    window may reach before ``start``: that history is known, and a slice would lack it.)
     """
     first, out = simulate_range_arrays(market, positions, targets, start, end, settings)
-    return _result(market, first, end, out)
+    return _result(market, first, end, out, settings.cost_bps / 1e4)
 
 
 def simulate_range_arrays(
@@ -255,15 +335,26 @@ def _simulate_arrays(
         daily_cash_rate=float(settings.cash_rate) / TRADING_DAYS_PER_YEAR,
     )
     arrays = (filled_closes, exec_prices, exec_positions, cleaned, start, terms)
-    if settings.trades_every_asset:
+    if settings.trades_every_asset and not settings.has_cost_models:
         out = _kernel.run(*arrays)
     else:
-        out = _rules.run_banded(
-            *arrays,
-            band=settings.band,
-            relative=settings.band_type == "relative",
-            min_trade=float(settings.min_trade),
-        )
+        models = _costs.resolve(market, settings, exec_positions + first)
+        try:
+            out = _rules.run_executions(
+                *arrays,
+                band=settings.band,
+                relative=settings.band_type == "relative",
+                min_trade=float(settings.min_trade),
+                models=models,
+            )
+        except _costs.ImpactUndefinedError as exc:
+            day = market.index[first + int(exec_positions[exc.execution])]
+            raise DataError(
+                f"the impact model cannot price the trade in {market.columns[exc.asset]!r} "
+                f"on {day:%Y-%m-%d}: it needs two returns and some volume in the "
+                f"{settings.volume_window} days before; start the targets later or shorten "
+                "volume_window"
+            ) from None
     if out.overflow_at >= 0:
         day = market.index[first + start + out.overflow_at]
         raise DataError(
@@ -275,7 +366,7 @@ def _simulate_arrays(
 
 
 def _result(
-    market: PreparedPrices, first: int, last: int, out: _kernel.KernelOutput
+    market: PreparedPrices, first: int, last: int, out: _kernel.KernelOutput, cost_rate: float
 ) -> SimulationResult:
     index = market.index[first : last + 1]
     return SimulationResult(
@@ -286,6 +377,8 @@ def _result(
         costs=pd.Series(out.costs, index=index, name="costs", copy=False),
         trades=pd.Series(out.trades, index=index, name="trades", copy=False),
         ruined_on=None if out.ruined_at < 0 else pd.Timestamp(index[out.ruined_at]),
+        _breakdown=out.cost_breakdown,
+        _cost_rate=cost_rate,
     )
 
 
@@ -299,4 +392,5 @@ def _empty_result(prices: pd.DataFrame) -> SimulationResult:
         turnover=pd.Series(np.zeros(0), index=index, name="turnover"),
         costs=pd.Series(np.zeros(0), index=index, name="costs"),
         trades=pd.Series(np.zeros(0, dtype=np.int64), index=index, name="trades"),
+        _breakdown=np.zeros((len(COST_KINDS), 0)),
     )

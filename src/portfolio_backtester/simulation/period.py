@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..config import Scenario
 from ..data import OptimizationData
-from ..errors import DataError
+from ..errors import DataError, ScenarioError
 from .checks import Settings, prepare_prices, prepare_targets
 from .engine import SimulationResult, simulate_range, simulate_range_arrays
 
@@ -33,9 +33,17 @@ class PeriodSimulator:
                 "portfolio.execution is 'next_open' but the data has no open prices; "
                 "use a long-form file with an 'open' field, or execution: close"
             )
+        costs = scenario.costs
+        impact = 0.0 if costs.impact is None else costs.impact.coefficient
+        if impact > 0 and data.volume is None:
+            raise ScenarioError(
+                "costs.impact needs daily volumes and the data have none; give a file with "
+                "a volume column (long, or one ticker's OHLCV), or remove costs.impact"
+            )
+        per_share = costs.per_share
         self.settings = Settings(
-            cost_bps=scenario.costs.cost_bps,
-            commission=scenario.costs.commission,
+            cost_bps=costs.cost_bps,
+            commission=costs.commission,
             initial_capital=portfolio.initial_capital,
             execution=portfolio.execution,
             cash_rate=portfolio.cash_rate,
@@ -45,9 +53,18 @@ class PeriodSimulator:
             band=portfolio.rebalance.band,
             band_type=portfolio.rebalance.band_type,
             min_trade=portfolio.rebalance.min_trade,
+            per_share=0.0 if per_share is None else per_share.rate,
+            per_share_min=0.0 if per_share is None else per_share.min,
+            per_share_max=None if per_share is None else per_share.max,
+            per_share_max_fraction=None if per_share is None else per_share.max_fraction,
+            half_spread_bps=costs.half_spread_bps,
+            impact=impact,
+            volume_window=20 if costs.impact is None else costs.impact.window,
+            borrow_rate=costs.borrow_rate,
+            financing_rate=costs.financing_rate,
         )
         opens = data.open if portfolio.execution == "next_open" else None
-        self.market = prepare_prices(data.daily, opens)
+        self.market = prepare_prices(data.daily, opens, data.volume if impact > 0 else None)
         self.positions, self.targets = prepare_targets(weights, self.market)
 
     def simulate(self, start: int, end: int) -> SimulationResult:
