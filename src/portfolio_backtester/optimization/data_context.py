@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from portfolio_backtester.data.optimization_data import OPTIONAL_FRAMES
 from portfolio_backtester.errors import DataError
 from portfolio_backtester.optimization._fingerprint import (
     data_fingerprint,
@@ -189,7 +190,7 @@ def open_data_context(
         returns=frames["returns"],
         benchmark=frames["benchmark"],
         windows=context.windows,
-        open=frames.get("open"),
+        **{name: frames.get(name) for name in OPTIONAL_FRAMES},
     )
     if verify == "checksum" and data_fingerprint(data) != context.fingerprint:
         raise DataError(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ from ..data import OptimizationData, WalkForwardWindow
 from ..errors import ScenarioError, did_you_mean
 from ..metrics import HIGHER_IS_BETTER, METRIC_NAMES, metric
 from ..metrics.trades import count_trades
+from ..overlays import apply_overlays, scenario_overlays, split_overlay_params
 from ..simulation.engine import simulate_range_arrays
 from ..simulation.period import PeriodSimulator, benchmark_period_returns
 from ..strategies import BaseStrategy, StrategyParams, get_strategy
@@ -24,6 +25,7 @@ __all__ = [
     "Evaluation",
     "Objective",
     "Period",
+    "StepReport",
     "directions",
     "evaluate_params",
     "objective_names",
@@ -31,6 +33,10 @@ __all__ = [
 ]
 
 Period = Literal["train", "test"]
+
+StepReport = Callable[[int, tuple[float, ...]], bool]
+"""Told the running aggregate after each window (its position, the values so far); True
+stops the evaluation there (a pruner's decision)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +52,8 @@ class Evaluation:
     daily_returns: npt.NDArray[np.float64] | None = None
     """Every day of each window's period, one window after another, 0 before the first
     position: the trial's row in the overfitting statistics (not stored in the study)."""
+    pruned: bool = False
+    """Stopped after ``len(window_values)`` windows: ``values`` aggregate those only."""
 
     @property
     def feasible(self) -> bool:
@@ -70,11 +78,21 @@ class Objective:
         )
         strategy = scenario.strategy
         self.strategy_cls: type[BaseStrategy] = get_strategy(strategy.name, strategy.folder)
+        self.overlays = scenario_overlays(scenario)
         self._higher = tuple(HIGHER_IS_BETTER[name] for name in self.names)
 
     def resolve(self, params: Mapping[str, Any]) -> StrategyParams:
-        """The scenario's strategy parameters overlaid with a trial's, validated once."""
-        return self.strategy_cls.resolve_params({**self.scenario.strategy.params, **params})
+        """The scenario's strategy parameters overlaid with a trial's, validated once (the
+        trial's overlay parameters, ``vol_target.target``, left out)."""
+        own, _ = split_overlay_params(self.overlays, params)
+        return self.strategy_cls.resolve_params({**self.scenario.strategy.params, **own})
+
+    def targets(self, data: OptimizationData, params: Mapping[str, Any]) -> pd.DataFrame:
+        """A trial's target weights: the strategy's, resized by the scenario's overlays with
+        the trial's overlay parameters."""
+        _, overlays = split_overlay_params(self.overlays, params)
+        weights = self.strategy_cls().generate_weights(data, self.resolve(params))
+        return apply_overlays(weights, data, overlays)
 
     def evaluate(
         self,
@@ -82,20 +100,22 @@ class Objective:
         params: Mapping[str, Any],
         windows: Sequence[WalkForwardWindow],
         period: Period = "test",
+        report: StepReport | None = None,
     ) -> Evaluation:
         """Score one parameter set on each window's ``period`` and aggregate the scores.
 
         The strategy's weights are computed once over all the data: a row dated t uses only
-        data up to t, so slicing them per window never lets later data in.
+        data up to t, so slicing them per window never lets later data in. ``report``, if
+        given, sees the running aggregate after each window and may stop the evaluation.
         """
         config = self.config
-        weights = self.strategy_cls().generate_weights(data, self.resolve(params))
-        simulator = PeriodSimulator(self.scenario, data, weights)
+        simulator = PeriodSimulator(self.scenario, data, self.targets(data, params))
         rf = self.scenario.portfolio.risk_free_rate
         per_window: list[tuple[float, ...]] = []
         drawdowns: list[float] = []
         pieces: list[npt.NDArray[np.float64]] = []
         n_trades = 0
+        pruned = False
         for window in windows:
             first, last = window_positions(data, window, period)
             returns, turnover, trades = _scoring_outputs(simulator, first, last)
@@ -110,18 +130,30 @@ class Objective:
             n_trades += trades
             if config.constraints.max_drawdown is not None:
                 drawdowns.append(metric("Max Drawdown", returns))
-        values = tuple(
-            _aggregate([row[i] for row in per_window], config.aggregate, self._higher[i])
-            for i in range(len(self.names))
-        )
+            if report is not None and len(per_window) < len(windows):
+                pruned = report(len(per_window) - 1, self._aggregated(per_window))
+                if pruned:
+                    break
+        values = self._aggregated(per_window)
         violations = []
         if config.constraints.max_drawdown is not None:
             worst = min(drawdowns) if drawdowns else 0.0
             violations.append(-worst - config.constraints.max_drawdown)
         if config.constraints.min_trades is not None:
-            violations.append(float(config.constraints.min_trades - n_trades))
+            short = float(config.constraints.min_trades - n_trades)
+            # A pruned trial's drawdown so far can only deepen, but its trades would have
+            # grown: too few of them yet is no violation.
+            violations.append(min(short, 0.0) if pruned else short)
         daily = np.concatenate(pieces) if pieces else np.zeros(0)
-        return Evaluation(values, tuple(per_window), tuple(violations), n_trades, daily)
+        return Evaluation(values, tuple(per_window), tuple(violations), n_trades, daily, pruned)
+
+    def _aggregated(self, per_window: Sequence[tuple[float, ...]]) -> tuple[float, ...]:
+        """Each objective's aggregate over the windows' values (``optimize.aggregate``)."""
+        how = self.config.aggregate
+        return tuple(
+            _aggregate([row[i] for row in per_window], how, self._higher[i])
+            for i in range(len(self.names))
+        )
 
     def daily_returns(
         self,

@@ -48,17 +48,16 @@ def stitched_targets(
     stops = [*(s - 1 for s in starts[1:]), last]
     pieces = []
     owner = np.zeros(last + 1 - starts[0], dtype=np.int64)
-    strategy = objective.strategy_cls()
     previous: dict[str, Any] | None = None
     for k, (start, stop, values) in enumerate(zip(starts, stops, params, strict=True)):
         if stop < start:
             continue  # a later window starts no later: it takes over at once
-        resolved = objective.resolve(values)
-        weights = strategy.generate_weights(data, resolved)
+        resolved = {**dict(values), **dict(objective.resolve(values))}  # overlays' too
+        weights = objective.targets(data, values)
         inside = weights.loc[index[start] : index[stop]]
         entry = int(weights.index.searchsorted(index[start], side="right")) - 1
-        same = previous == dict(resolved)
-        previous = dict(resolved)
+        same = previous == resolved
+        previous = resolved
         if same:
             pass  # the holdings and the schedule simply go on
         elif entry >= 0 and (inside.empty or inside.index[0] != index[start]):
@@ -100,7 +99,7 @@ def holdout_result(
     objective: Objective, data: OptimizationData, params: Mapping[str, Any], start: int, end: int
 ) -> PeriodResult:
     """The final parameters on the holdout, entering at the targets in force on its first day."""
-    weights = objective.strategy_cls().generate_weights(data, objective.resolve(params))
+    weights = objective.targets(data, params)
     simulation = PeriodSimulator(objective.scenario, data, weights).simulate(start, end)
     result = _period_result(objective, data, "holdout", simulation, start, end, None)
     return replace(result, params=dict(params))

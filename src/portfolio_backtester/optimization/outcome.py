@@ -19,7 +19,7 @@ from .attributes import FAIL_REASON, WORKER, trial_evaluation
 from .objective import Objective
 from .out_of_sample import holdout_result, walk_forward_out_of_sample
 from .overfitting import overfitting_report
-from .plan import StudyPlan, holdout_bounds
+from .plan import StudyPlan, holdout_bounds, spent_trials
 from .results import OptimizationResult, WindowResult
 from .trial_returns import TrialReturnsReader
 
@@ -42,8 +42,17 @@ def summarize(
     names = objective.names
     states: collections.Counter[str] = collections.Counter()
     studies = [optuna.load_study(study_name=p.name, storage=storage) for p in plans]
+    repeats = 0
     for study in studies:
-        states.update(t.state.name for t in study.get_trials(deepcopy=False))
+        trials = study.get_trials(deepcopy=False)
+        states.update(t.state.name for t in trials)
+        repeats += len(trials) - spent_trials(trials)
+    if repeats:
+        events = (
+            *events,
+            f"{repeats} trial(s) repeated a parameter set already evaluated: each reuses that "
+            "outcome and does not count toward the budget",
+        )
     best_per_study = [_best_trials(study) for study in studies]
     common: dict[str, Any] = {
         "study_names": tuple(p.name for p in plans),
@@ -143,7 +152,8 @@ def trial_distributions(study: optuna.Study) -> dict[str, str]:
 
 
 def _best_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """Best feasible complete trials (one, or the Pareto front), best first."""
+    """Best feasible complete trials (one, or the Pareto front), best first; a pruned trial
+    was not scored on every window, so it is never one of them."""
     complete = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

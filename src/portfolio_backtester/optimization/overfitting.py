@@ -1,9 +1,10 @@
-"""How much of an optimisation's best result is luck, over every completed trial.
+"""How much of an optimisation's best result is luck, over every trial the search tried.
 
-Each distinct completed trial's daily returns on the days it was scored on, recorded by the
-trial as it ran (``trial_returns``; rebuilt from its parameters only when another host ran
-it), form a ``(days, trials)`` matrix held in memory, float64: 2,000 trials of 7,300 days
-take 117 MB. From it come the
+Each distinct completed or pruned trial's daily returns on the days the study scores,
+recorded by the trial as it ran (``trial_returns``; rebuilt from its parameters when
+another host ran it, or when it was pruned: a pruned trial was tried and rejected, so
+leaving it out would count fewer trials than the selection saw), form a ``(days, trials)``
+matrix held in memory, float64: 2,000 trials of 7,300 days take 117 MB. From it come the
 Deflated Sharpe Ratio of the selected trial (with the effective number of independent
 trials), the Probability of Backtest Overfitting by CSCV, Hansen's SPA test against the
 benchmark, the Sharpe ratio luck alone gives the best of this many trials, and the minimum
@@ -113,11 +114,13 @@ def _study_statistics(
 ) -> dict[str, Any]:
     trials = [
         t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
         if trial_evaluation(t).get("duplicate_of") is None
     ]
     if len(trials) < 2:
-        raise DataError(f"study {plan.name!r} has {len(trials)} distinct completed trial(s)")
+        raise DataError(
+            f"study {plan.name!r} has {len(trials)} distinct completed or pruned trial(s)"
+        )
     n_days = sum(
         last + 1 - first
         for first, last in (window_positions(data, w, plan.period) for w in plan.windows)
@@ -153,6 +156,7 @@ def _study_statistics(
     return {
         "study": plan.name,
         "n_trials": len(trials),
+        "n_pruned": sum(t.state == TrialState.PRUNED for t in trials),
         "n_effective_trials": dsr.n_effective_trials,
         "n_days": int(matrix.shape[0]),
         "rebuilt_trials": rebuilt,

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import optuna
 import pandas as pd
 from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial
 
 from ..config import OptimizeConfig, Scenario
 from ..data import OptimizationData, WalkForwardWindow, trading_slice
 from ..errors import OptimizationError, ScenarioError
+from ..overlays import scenario_overlays, validate_overlay_space
 from ..strategies import BaseStrategy, get_strategy
 from ._fingerprint import data_fingerprint
+from .attributes import trial_evaluation
 from .objective import directions
 from .recovery import recover_orphaned_trials
 from .space import space_size, validate_space
@@ -29,6 +33,7 @@ __all__ = [
     "optimize_config",
     "plan_studies",
     "remaining_trials",
+    "spent_trials",
     "validate_optimization",
 ]
 
@@ -37,7 +42,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class StudyPlan:
-    """One study to fill: its name, its total trial budget, and the windows it scores on."""
+    """One study to fill: its name, its total trial budget, and the windows it scores on.
+
+    The budget counts the trials that spent it (:func:`spent_trials`): a parameter set
+    already evaluated is recorded again without being evaluated, and costs nothing.
+    """
 
     name: str
     budget: int
@@ -106,7 +115,7 @@ def plan_studies(
                 "incomparable trials. Use --fresh to start it over, or another --study-name"
             )
         recover_orphaned_trials(study)
-        existing = len(study.get_trials(deepcopy=False))
+        existing = spent_trials(study.get_trials(deepcopy=False))
         budget = existing + trials
         if budget > size:
             message = (
@@ -176,7 +185,8 @@ def validate_optimization(
     """Check everything a study depends on before anything is written; return the windows."""
     config = optimize_config(scenario)
     strategy = get_strategy(scenario.strategy.name, scenario.strategy.folder)
-    validate_space(strategy, config.params)
+    own = validate_overlay_space(scenario_overlays(scenario), config.params)
+    validate_space(strategy, own, scenario.strategy.params)
     directions(config)
     _refuse_unwanted_shorts(scenario, strategy)
     return data.windows or build_windows(scenario, data)
@@ -190,7 +200,8 @@ def _refuse_unwanted_shorts(scenario: Scenario, strategy: type[BaseStrategy]) ->
     config = optimize_config(scenario)
     fixed = dict(scenario.strategy.params)
     candidates = [("the strategy's parameters", fixed)]
-    for name, spec in config.params.items():
+    own = validate_overlay_space(scenario_overlays(scenario), config.params)
+    for name, spec in own.items():
         for choice in spec.choices or []:
             candidates.append(
                 (f"optimize.params.{name} choice {choice!r}", {**fixed, name: choice})
@@ -208,8 +219,15 @@ def remaining_trials(storage: BaseStorage, plans: tuple[StudyPlan, ...]) -> int:
     left = 0
     for plan in plans:
         study = optuna.load_study(study_name=plan.name, storage=storage)
-        left += max(plan.budget - len(study.get_trials(deepcopy=False)), 0)
+        left += max(plan.budget - spent_trials(study.get_trials(deepcopy=False)), 0)
     return left
+
+
+def spent_trials(trials: Iterable[FrozenTrial]) -> int:
+    """Trials that count toward a budget: every one but the repeats of a parameter set
+    already evaluated (``duplicate_of``), which reuse its outcome instead of computing it.
+    A running trial counts: it may be evaluating."""
+    return sum(trial_evaluation(t).get("duplicate_of") is None for t in trials)
 
 
 def build_windows(scenario: Scenario, data: OptimizationData) -> tuple[WalkForwardWindow, ...]:

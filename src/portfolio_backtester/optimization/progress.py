@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
-from .plan import StudyPlan
+from .plan import StudyPlan, spent_trials
 
 __all__ = ["Progress", "ProgressReporter"]
 
@@ -70,7 +70,8 @@ class ProgressReporter:
         for plan in self.plans:
             study = optuna.load_study(study_name=plan.name, storage=self.storage)
             trials = study.get_trials(deepcopy=False)
-            done += sum(t.state.is_finished() for t in trials)
+            # Evaluations, as the budget counts them: a repeat of a parameter set is free.
+            done += spent_trials(t for t in trials if t.state.is_finished())
             running += sum(t.state == TrialState.RUNNING for t in trials)
             if len(self.plans) == 1 and len(study.directions) == 1:
                 complete = [t for t in trials if t.state == TrialState.COMPLETE]

@@ -1,4 +1,4 @@
-"""The Optuna sampler a scenario asks for, told about constraints where it can use them."""
+"""The Optuna sampler and pruner a scenario asks for, told about constraints where it can."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ..config import OptimizeConfig
 from .attributes import trial_evaluation
 from .space import grid_values
 
-__all__ = ["TPE_MEMORY", "BoundedTPESampler", "make_sampler"]
+__all__ = ["TPE_MEMORY", "BoundedTPESampler", "make_pruner", "make_sampler"]
 
 TPE_MEMORY = 500
 """Finished trials, besides the best ones, that the default TPE fits its g(x) on."""
@@ -51,6 +51,22 @@ def make_sampler(
     if config.sampler == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints)
     return BoundedTPESampler(seed=seed, constraints_func=constraints, constant_liar=parallel)
+
+
+def make_pruner(config: OptimizeConfig) -> optuna.pruners.BasePruner:
+    """The configured pruner; Optuna's ``NopPruner`` while pruning is off.
+
+    The median pruner draws no random numbers: given the same finished trials it makes the
+    same decisions, so a seeded study in one process prunes the same trials every run.
+    """
+    pruning = config.pruning
+    if not pruning.enabled:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=pruning.n_startup_trials,
+        n_warmup_steps=pruning.n_warmup_steps,
+        interval_steps=pruning.interval_steps,
+    )
 
 
 class BoundedTPESampler(optuna.samplers.TPESampler):

@@ -3,6 +3,11 @@
 A worker never exits between asking for a trial and tagging it with its name: an untagged
 running trial could not be attributed to its worker, so nobody could fail it when the worker
 dies. :class:`WorkerShutdown` holds that guard and the exit it defers.
+
+A parameter set already evaluated is recorded again with the earlier outcome and does not
+spend the budget (:func:`~.plan.spent_trials`), so a budget of N is N evaluations. The loop
+still ends in a finite space: once every point is evaluated, or when the sampler keeps
+proposing evaluated points (``repeat_limit`` in a row).
 """
 
 from __future__ import annotations
@@ -13,24 +18,43 @@ import math
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import optuna
 from optuna.trial import FrozenTrial, Trial, TrialState
 
-from ..config import ParamSpace
+from ..config import ParamSpace, PruningConfig
 from .attributes import EVALUATION, FAIL_REASON, WORKER, trial_evaluation
-from .objective import Evaluation
-from .plan import StudyPlan
+from .objective import Evaluation, StepReport
+from .plan import StudyPlan, spent_trials
 from .recovery import StaleTrials
 from .space import space_size, suggest
 from .storage import STORAGE_ERRORS, storage_heartbeat
 
-__all__ = ["TrialLock", "WorkerShutdown", "run_trials"]
+__all__ = ["Evaluate", "TrialLock", "WorkerShutdown", "repeat_limit", "run_trials"]
 
 logger = logging.getLogger(__name__)
+
+_SCORED = (TrialState.COMPLETE, TrialState.PRUNED)
+"""The states of a trial whose outcome a repeat of its parameters can reuse."""
+
+
+class Evaluate(Protocol):
+    """Scores a parameter set; with ``report``, tells it the running score after each
+    window. Called with ``params`` alone while pruning is off, so a trivial evaluate (the
+    storage benchmark's) may take nothing else."""
+
+    def __call__(self, params: dict[str, Any], report: StepReport | None = None) -> Evaluation: ...
+
+
+def repeat_limit(size: float) -> int:
+    """Repeats in a row after which a worker stops asking: ten times the space's size, so
+    that a random sampler looking for the last unevaluated point of a space (about ``size``
+    asks) is almost never cut short (a chance of e^-10), while a sampler that converged on
+    evaluated points is."""
+    return max(100, 10 * int(size)) if math.isfinite(size) else 0
 
 
 class TrialLock:
@@ -100,24 +124,28 @@ class WorkerShutdown:
 def run_trials(
     study: optuna.Study,
     plan: StudyPlan,
-    evaluate: Callable[[dict[str, Any]], Evaluation],
+    evaluate: Evaluate,
     lock: TrialLock,
     *,
     space: Mapping[str, ParamSpace],
     tag: str,
     shutdown: WorkerShutdown,
     deadline: float | None = None,
+    pruning: PruningConfig | None = None,
 ) -> int:
-    """Pull trials until the study's budget is spent (or the deadline passes); return count.
+    """Pull trials until the study's budget is spent (or the deadline passes, or a finite
+    space has no point left to evaluate); return how many this worker asked for.
 
     ``evaluate`` scores a parameter set (the objective on the plan's windows; the storage
-    benchmark times the loop itself with a trivial one).
+    benchmark times the loop itself with a trivial one). With ``pruning``, it reports the
+    running score to the trial at each check and the study's pruner may stop it there.
     """
-    finite = math.isfinite(space_size(space))
+    size = space_size(space)
+    finite = math.isfinite(size)
     heartbeat = storage_heartbeat(study._storage)
     stale = StaleTrials()
     next_stale_check = 0.0
-    ran = 0
+    ran = repeats = 0
     while deadline is None or time.time() < deadline:
         with lock.hold():
             if heartbeat is not None and time.monotonic() >= next_stale_check:
@@ -126,14 +154,37 @@ def run_trials(
                 # grace period, several intervals long.
                 stale.fail(study)
                 next_stale_check = time.monotonic() + heartbeat.interval_s
-            if len(study.get_trials(deepcopy=False)) >= plan.budget:
+            trials = study.get_trials(deepcopy=False)
+            if finite and _scored_points(trials) >= size:
+                logger.info(
+                    "study %r: all %d parameter sets of the search space are evaluated; "
+                    "stopping with %d trial(s) spent of a budget of %d",
+                    plan.name,
+                    size,
+                    spent_trials(trials),
+                    plan.budget,
+                )
+                break
+            if spent_trials(trials) >= plan.budget:
                 break
             trial = ask_tagged(study, tag, shutdown, heartbeat=heartbeat is not None)
         ran += 1
         if trial is None:
             continue  # failed by another process before it was tagged; it counts
         with _heartbeat(study, trial, None if heartbeat is None else heartbeat.interval_s):
-            _run_trial(study, trial, space, evaluate, finite)
+            repeated = _run_trial(study, trial, space, evaluate, finite, pruning)
+        repeats = repeats + 1 if repeated else 0
+        if finite and repeats >= repeat_limit(size):
+            logger.warning(
+                "study %r: the sampler proposed %d parameter sets in a row that were already "
+                "evaluated; stopping this worker with %d trial(s) spent of a budget of %d "
+                "(a random sampler explores the rest of a finite space)",
+                plan.name,
+                repeats,
+                spent_trials(study.get_trials(deepcopy=False)),
+                plan.budget,
+            )
+            break
     return ran
 
 
@@ -214,39 +265,58 @@ def _run_trial(
     study: optuna.Study,
     trial: Trial,
     space: Mapping[str, ParamSpace],
-    evaluate: Callable[[dict[str, Any]], Evaluation],
+    evaluate: Evaluate,
     finite_space: bool,
-) -> None:
+    pruning: PruningConfig | None,
+) -> bool:
     """Evaluate one trial and record its outcome, as Optuna's ``_run_trial`` does: only the
-    objective is caught, and recording it survives a storage that refuses."""
+    objective is caught, and recording it survives a storage that refuses. True if the
+    trial repeated a parameter set already evaluated."""
     try:
-        values, outcome = _objective(study, trial, space, evaluate, finite_space)
+        values, outcome, state = _objective(study, trial, space, evaluate, finite_space, pruning)
     except Exception as exc:  # noqa: BLE001  # the trial boundary: record, never swallow
         reason = f"{type(exc).__name__}: {exc}"
         logger.warning("trial %d failed: %s", trial.number, reason)
         _record(study, trial, {FAIL_REASON: reason}, None, TrialState.FAIL, reason)
-        return
+        return False
     except BaseException:
         # SystemExit from SIGTERM, KeyboardInterrupt: leave no trial running.
         _record(study, trial, {FAIL_REASON: "interrupted"}, None, TrialState.FAIL, "interrupted")
         raise
-    _record(study, trial, {EVALUATION: outcome}, values, None, "its values")
+    what = "its values" if state is None else "pruned"
+    _record(study, trial, {EVALUATION: outcome}, values, state, what)
+    return "duplicate_of" in outcome
 
 
 def _objective(
     study: optuna.Study,
     trial: Trial,
     space: Mapping[str, ParamSpace],
-    evaluate: Callable[[dict[str, Any]], Evaluation],
+    evaluate: Evaluate,
     finite_space: bool,
-) -> tuple[list[float], dict[str, Any]]:
-    """The trial's values and recorded outcome; raises whatever the objective raises."""
+    pruning: PruningConfig | None,
+) -> tuple[list[float] | None, dict[str, Any], TrialState | None]:
+    """The trial's values, recorded outcome and state (None: complete; pruned: no values,
+    Optuna takes the last reported score); raises whatever the objective raises."""
     params = suggest(trial, space)
     earlier = _same_params(study, trial, params) if finite_space else None
-    if earlier is not None and earlier.values is not None:
-        # A discrete space revisits points; reuse the value instead of recomputing it.
-        return list(earlier.values), {**trial_evaluation(earlier), "duplicate_of": earlier.number}
-    evaluation = evaluate(params)
+    if earlier is not None:
+        # A discrete space revisits points; reuse the outcome instead of recomputing it.
+        first = trial_evaluation(earlier).get("duplicate_of", earlier.number)
+        outcome = {**trial_evaluation(earlier), "duplicate_of": first}
+        if earlier.state == TrialState.PRUNED:
+            # Its scores as it was pruned: the last is its value and what TPE ranks it by.
+            # A repeat of a complete trial reports none, so the pruner's median counts a
+            # parameter set once.
+            for step, value in sorted(earlier.intermediate_values.items()):
+                trial.report(value, step)
+            return None, outcome, TrialState.PRUNED
+        assert earlier.values is not None  # a complete trial has its values
+        return list(earlier.values), outcome, None
+    if pruning is not None:
+        evaluation = evaluate(params, _pruning_report(trial, pruning))
+    else:
+        evaluation = evaluate(params)  # a trivial evaluate may take the parameters alone
     bad = [v for v in evaluation.values if not math.isfinite(v)]
     if bad:
         raise ValueError(
@@ -259,7 +329,29 @@ def _objective(
         "constraint": list(evaluation.constraint_violations) or [0.0],
         "feasible": evaluation.feasible,
     }
-    return list(evaluation.values), outcome
+    if evaluation.pruned:
+        logger.debug(
+            "trial %d pruned after %d window(s)", trial.number, len(evaluation.window_values)
+        )
+        return None, outcome, TrialState.PRUNED
+    return list(evaluation.values), outcome, None
+
+
+def _pruning_report(trial: Trial, pruning: PruningConfig) -> StepReport:
+    """Reports the running score at the windows the pruner checks (after the warm-up, every
+    ``interval_steps``), and only there: each report is a write to the storage. True when
+    the pruner stops the trial."""
+
+    def report(step: int, values: tuple[float, ...]) -> bool:
+        since = step - pruning.n_warmup_steps
+        if since < 0 or since % pruning.interval_steps:
+            return False
+        if not math.isfinite(values[0]):
+            return False  # undefined: the trial fails at the end, with the reason
+        trial.report(values[0], step)
+        return trial.should_prune()
+
+    return report
 
 
 def _record(
@@ -300,8 +392,13 @@ def _record(
 def _same_params(study: optuna.Study, trial: Trial, params: dict[str, Any]) -> FrozenTrial | None:
     # The snapshot the sampler read while this trial was asked (TPE does), if any: then the
     # storage is not read a second time.
-    complete = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
-    for other in complete:
+    scored = study._get_trials(deepcopy=False, states=_SCORED, use_cache=True)
+    for other in scored:
         if other.number != trial.number and other.params == params:
             return other
     return None
+
+
+def _scored_points(trials: list[FrozenTrial]) -> int:
+    """Distinct parameter sets with an outcome (complete or pruned)."""
+    return len({tuple(sorted(t.params.items())) for t in trials if t.state in _SCORED})

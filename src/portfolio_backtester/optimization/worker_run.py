@@ -7,7 +7,6 @@ the parent itself, so that one process and N processes score trials identically.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -18,11 +17,11 @@ from ..data import OptimizationData
 from ..strategies import check_importable_by_workers
 from ._identity import new_worker_id, worker_tag
 from .locks import AdvisoryLock
-from .objective import Evaluation, Objective
+from .objective import Evaluation, Objective, StepReport
 from .plan import StudyPlan
-from .samplers import make_sampler
+from .samplers import make_pruner, make_sampler
 from .storage import HeartbeatSettings, is_shared_database
-from .trial_loop import TrialLock, WorkerShutdown, run_trials
+from .trial_loop import Evaluate, TrialLock, WorkerShutdown, run_trials
 from .trial_returns import TrialReturnsWriter
 
 __all__ = ["SamplerFactory", "WorkerSettings", "run_plans"]
@@ -89,7 +88,9 @@ def _run_studies(
     config = objective.config
     for plan in settings.plans:
         sampler = settings.sampler_factory(config, settings.seed, parallel=settings.parallel)
-        study = optuna.load_study(study_name=plan.name, storage=storage, sampler=sampler)
+        study = optuna.load_study(
+            study_name=plan.name, storage=storage, sampler=sampler, pruner=make_pruner(config)
+        )
         # Workers on other hosts share a database study: the database holds the lock then.
         shared = is_shared_database(settings.storage_url)
         advisory = AdvisoryLock(settings.storage_url, plan.name) if shared else None
@@ -103,6 +104,7 @@ def _run_studies(
                 tag=worker_tag(os.getpid(), settings.worker_id),
                 shutdown=shutdown,
                 deadline=settings.deadline,
+                pruning=config.pruning if config.pruning.enabled else None,
             )
         finally:
             if advisory is not None:
@@ -114,13 +116,14 @@ def _evaluator(
     data: OptimizationData,
     plan: StudyPlan,
     writer: TrialReturnsWriter | None,
-) -> Callable[[dict[str, Any]], Evaluation]:
-    """The objective on one plan's windows and period; its daily returns recorded."""
+) -> Evaluate:
+    """The objective on one plan's windows and period; its daily returns recorded (a pruned
+    trial's cover only the windows it was scored on, and the statistics rebuild them)."""
     windowed = replace(data, windows=plan.windows)
 
-    def evaluate(params: dict[str, Any]) -> Evaluation:
-        evaluation = objective.evaluate(windowed, params, plan.windows, plan.period)
-        if writer is not None and evaluation.daily_returns is not None:
+    def evaluate(params: dict[str, Any], report: StepReport | None = None) -> Evaluation:
+        evaluation = objective.evaluate(windowed, params, plan.windows, plan.period, report)
+        if writer is not None and evaluation.daily_returns is not None and not evaluation.pruned:
             writer.append(plan.name, params, evaluation.daily_returns)
         return evaluation
 
