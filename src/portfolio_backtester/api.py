@@ -46,20 +46,34 @@ def load_data(
     prices: pd.DataFrame | pd.Series | None = None,
     open: pd.DataFrame | pd.Series | None = None,
     benchmark: pd.Series | pd.DataFrame | None = None,
+    high: pd.DataFrame | pd.Series | None = None,
+    low: pd.DataFrame | pd.Series | None = None,
+    volume: pd.DataFrame | pd.Series | None = None,
 ) -> OptimizationData:
     """The scenario's data, checked and prepared once, to pass as ``data=`` to many
     :func:`~portfolio_backtester.run_backtest` calls (each then takes milliseconds).
 
     With ``prices`` (one column per ticker, dates as the index) the frames are used instead
-    of the data section's source, through the same checks as a file.
+    of the data section's source, through the same checks as a file; ``open``, ``high``,
+    ``low`` and ``volume`` (shares a day) are optional frames of the same shape.
     """
     resolved = _scenario(scenario, optimize=False)
+    given = {"open": open, "benchmark": benchmark, "high": high, "low": low, "volume": volume}
     if prices is None:
-        if open is not None or benchmark is not None:
-            raise ScenarioError("open= and benchmark= go with prices=; pass the closes too")
+        if any(v is not None for v in given.values()):
+            named = ", ".join(f"{k}=" for k, v in given.items() if v is not None)
+            raise ScenarioError(f"{named} go with prices=; pass the closes too")
         return build_optimization_data(load_market_data(resolved.data))
     return build_optimization_data(
-        market_data_from_frames(resolved.data, prices, open=open, benchmark=benchmark)
+        market_data_from_frames(
+            resolved.data,
+            prices,
+            open=open,
+            benchmark=benchmark,
+            high=high,
+            low=low,
+            volume=volume,
+        )
     )
 
 

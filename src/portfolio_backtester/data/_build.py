@@ -22,7 +22,14 @@ def build_optimization_data(market: MarketData) -> OptimizationData:
             index=daily.index, columns=pd.Index([], dtype=object), dtype="float64"
         )
     return OptimizationData(
-        daily=daily, monthly=monthly, returns=returns, benchmark=benchmark, open=market.open
+        daily=daily,
+        monthly=monthly,
+        returns=returns,
+        benchmark=benchmark,
+        open=market.open,
+        high=market.high,
+        low=market.low,
+        volume=market.volume,
     )
 
 

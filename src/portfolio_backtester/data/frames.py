@@ -26,9 +26,13 @@ def market_data_from_frames(
     *,
     open: pd.DataFrame | pd.Series | None = None,
     benchmark: pd.Series | pd.DataFrame | None = None,
+    high: pd.DataFrame | pd.Series | None = None,
+    low: pd.DataFrame | pd.Series | None = None,
+    volume: pd.DataFrame | pd.Series | None = None,
 ) -> MarketData:
-    """Closes (one column per asset, dates as the index), optional opens of the same
-    shape, and an optional benchmark series, as the scenario's data section would give."""
+    """Closes (one column per asset, dates as the index), optional opens, highs, lows and
+    volumes of the same shape, and an optional benchmark series, as the scenario's data
+    section would give."""
     if config.benchmark_path is not None and benchmark is not None:
         raise DataError(
             "a benchmark was given both as a Series and as data.benchmark_path; keep one"
@@ -39,15 +43,19 @@ def market_data_from_frames(
             f"{config.benchmark!r}; keep one"
         )
     closes = _frame(prices, ORIGIN)
-    opens = None if open is None else _frame(open, "open DataFrame")
-    if opens is not None:
-        extra = [str(c) for c in opens.columns if c not in closes.columns]
-        if extra:
+    given = {"open": open, "high": high, "low": low, "volume": volume}
+    extra: dict[str, pd.DataFrame] = {}
+    for name, values in given.items():
+        if values is None:
+            continue
+        frame = _frame(values, f"{name} DataFrame")
+        unknown = [str(c) for c in frame.columns if c not in closes.columns]
+        if unknown:
             raise DataError(
-                f"open DataFrame: column {extra[0]!r} has no closes in the prices DataFrame; "
-                "give opens for the same tickers as the closes"
+                f"{name} DataFrame: column {unknown[0]!r} has no closes in the prices "
+                f"DataFrame; give {name} values for the same tickers as the closes"
             )
-        opens = opens.reindex(index=closes.index, columns=closes.columns)
+        extra[name] = frame.reindex(index=closes.index, columns=closes.columns)
     series = None
     if benchmark is not None:
         frame = _frame(benchmark, "benchmark")
@@ -59,7 +67,16 @@ def market_data_from_frames(
         series = frame.iloc[:, 0]
         if series.name is None or str(series.name) == "0":
             series = series.rename("benchmark")
-    return prepare_market_data(config, closes, opens, series, ORIGIN)
+    return prepare_market_data(
+        config,
+        closes,
+        extra.get("open"),
+        series,
+        ORIGIN,
+        high=extra.get("high"),
+        low=extra.get("low"),
+        volume=extra.get("volume"),
+    )
 
 
 def _frame(values: pd.DataFrame | pd.Series, origin: str) -> pd.DataFrame:

@@ -2,15 +2,17 @@
 
 A file whose columns are all fields of one ticker (``Date,Open,High,Low,Close,Adj Close,
 Volume``, as every vendor exports a ticker) holds that ticker's prices: ``Adj Close`` wins
-over ``Close`` and the opens are adjusted by the same factor. High, low and volume are not
-prices to trade and are dropped. Any other file has one column per ticker (wide) or a
-``ticker`` column (long).
+over ``Close``, and opens, highs and lows are adjusted by the same factor (adj close /
+close) and volumes by its inverse, so that price times volume stays the traded value.
+Without a ``Close`` beside ``Adj Close`` the factor is unknown and those fields are dropped.
+Any other file has one column per ticker (wide: closes only) or a ``ticker`` column (long).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +22,7 @@ from ..errors import DataError
 from .dates import parse_dates
 from .files import FileOptions, RawTable
 
-__all__ = ["price_frames"]
+__all__ = ["PriceFrames", "price_frames"]
 
 _log = logging.getLogger(__name__)
 
@@ -42,12 +44,24 @@ FIELDS = {
 # Fields no ticker is named after: a wide file that has one of them mixes fields and tickers.
 _NEVER_TICKERS = frozenset(FIELDS.values()) - {"open", "high", "low"}
 _COMMA_NUMBER = r"[-+]?(?:\d+(?:,\d*)?|,\d+)(?:[eE][-+]?\d+)?"
+# The fields read; the others (dividends, splits) are already in an adjusted close.
+_READ = ("open", "high", "low", "close", "adj close", "volume")
 
 
-def price_frames(
-    table: RawTable, options: FileOptions
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """(closes, opens or None) of a file, dates as the index and tickers as the columns."""
+@dataclass(frozen=True, slots=True)
+class PriceFrames:
+    """A file's closes and, when it had them, opens, highs, lows and volumes: frames with
+    dates as the index and the closes' tickers as the columns, all on the closes' footing."""
+
+    closes: pd.DataFrame
+    open: pd.DataFrame | None = None
+    high: pd.DataFrame | None = None
+    low: pd.DataFrame | None = None
+    volume: pd.DataFrame | None = None
+
+
+def price_frames(table: RawTable, options: FileOptions) -> PriceFrames:
+    """The price frames of a file, dates as the index and tickers as the columns."""
     lower = [name.lower() for name in table.names]
     ticker = next((lower.index(n) for n in TICKER_NAMES if n in lower), None)
     if options.layout == "long" or (options.layout == "auto" and ticker is not None):
@@ -79,7 +93,7 @@ def _dates(table: RawTable, position: int, options: FileOptions) -> pd.DatetimeI
     )
 
 
-def _wide(table: RawTable, options: FileOptions) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def _wide(table: RawTable, options: FileOptions) -> PriceFrames:
     date = _date_column(table)
     others = [p for p in range(len(table.names)) if p != date]
     if not others:
@@ -110,25 +124,21 @@ def _wide(table: RawTable, options: FileOptions) -> tuple[pd.DataFrame, pd.DataF
         closes = pd.DataFrame(
             {table.names[p]: _numbers(table, p, dates, options) for p in others}, index=dates
         )
-        return closes, None
+        return PriceFrames(closes)
     by_field = {
-        str(fields[p]): _numbers(table, p, dates, options)
-        for p in others
-        if fields[p] in ("open", "close", "adj close")
+        str(fields[p]): _numbers(table, p, dates, options) for p in others if fields[p] in _READ
     }
     ticker = options.ticker or table.path.stem
-    closes, opens = _choose_prices(
+    frames = _choose_prices(
         {k: pd.DataFrame({ticker: v}, index=dates) for k, v in by_field.items()},
         table,
         [table.names[p] for p in others],
     )
     _log.info("%s: one ticker's prices (%s), named %r", table.path, ", ".join(by_field), ticker)
-    return closes, opens
+    return frames
 
 
-def _long(
-    table: RawTable, options: FileOptions, ticker: int | None
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def _long(table: RawTable, options: FileOptions, ticker: int | None) -> PriceFrames:
     lower = [name.lower() for name in table.names]
     date = next((lower.index(n) for n in DATE_NAMES if n in lower), None)
     if date is None or ticker is None:
@@ -154,13 +164,13 @@ def _long(
         frames = {
             str(field): group.pivot(index="date", columns="ticker", values="value")
             for field, group in rows.groupby("field")
-            if field in ("open", "close", "adj close")
+            if field in _READ
         }
     else:
         columns = {
             str(field_of(table.names[p])): p
             for p in range(len(table.names))
-            if field_of(table.names[p]) in ("open", "close", "adj close")
+            if field_of(table.names[p]) in _READ
         }
         if "close" not in columns and "adj close" not in columns:
             raise DataError(
@@ -179,25 +189,32 @@ def _long(
 
 def _choose_prices(
     frames: dict[str, pd.DataFrame], table: RawTable, found: list[str]
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Adjusted closes when there are any, and opens on the same footing as the closes."""
+) -> PriceFrames:
+    """Adjusted closes when there are any, and the other fields on the same footing."""
+    others = {k: frames[k] for k in ("open", "high", "low", "volume") if k in frames}
     if "adj close" in frames:
         closes = frames["adj close"]
-        opens = frames.get("open")
-        if opens is not None and "close" in frames:
-            # The opens are as traded; the adjustment factor of each day is adj close / close.
-            opens = opens * (closes / frames["close"].reindex_like(closes))
+        if others and "close" in frames:
+            # The other fields are as traded; each day's adjustment factor is adj close / close.
+            factor = closes / frames["close"].reindex_like(closes)
+            others = {
+                k: v.reindex_like(closes) / factor if k == "volume" else v * factor
+                for k, v in others.items()
+            }
             _log.info(
-                "%s: 'adj close' wins over 'close'; opens adjusted by the same factor", table.path
-            )
-        elif opens is not None:
-            _log.info(
-                "%s: opens dropped: without a close they cannot be adjusted like 'adj close'",
+                "%s: 'adj close' wins over 'close'; %s adjusted by the same factor",
                 table.path,
+                ", ".join(others),
             )
-            opens = None
+        elif others:
+            _log.info(
+                "%s: %s dropped: without a close they cannot be adjusted like 'adj close'",
+                table.path,
+                ", ".join(others),
+            )
+            others = {}
     elif "close" in frames:
-        closes, opens = frames["close"], frames.get("open")
+        closes = frames["close"]
     else:
         raise DataError(
             f"{table.path}: no close prices: found {', '.join(found)}; a one-ticker file "
@@ -205,9 +222,11 @@ def _choose_prices(
         )
     closes = closes.rename_axis(index="date", columns="ticker")
     closes.columns = pd.Index([str(c) for c in closes.columns], name="ticker")
-    if opens is not None:
-        opens = opens.reindex_like(closes).rename_axis(index="date", columns="ticker")
-    return closes, opens
+    aligned = {
+        k: v.reindex_like(closes).rename_axis(index="date", columns="ticker")
+        for k, v in others.items()
+    }
+    return PriceFrames(closes, **aligned)
 
 
 def _numbers(

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["OptimizationData", "WalkForwardWindow"]
+__all__ = ["OPTIONAL_FRAMES", "OptimizationData", "WalkForwardWindow"]
+
+OPTIONAL_FRAMES = ("open", "high", "low", "volume")
+"""The frames only some data have, in the order :meth:`OptimizationData.frames` lists them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +40,8 @@ class OptimizationData:
 
     ``daily``, ``monthly`` and ``returns`` are ``(n_dates, n_assets)`` float frames;
     ``benchmark`` is a one-column frame of benchmark prices on the daily calendar
-    (empty when the scenario has none); ``open`` holds open prices when the data had them.
+    (empty when the scenario has none); ``open``, ``high``, ``low`` and ``volume`` hold the
+    data's opens, highs, lows and volumes (shares a day) when it had them.
     Defined with the data (not with the optimiser) because strategies, the engine and the
     data readers all use it.
     """
@@ -48,6 +52,9 @@ class OptimizationData:
     benchmark: pd.DataFrame
     windows: tuple[WalkForwardWindow, ...] = ()
     open: pd.DataFrame | None = None
+    high: pd.DataFrame | None = None
+    low: pd.DataFrame | None = None
+    volume: pd.DataFrame | None = None
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """The numeric frames by name, in a fixed order, for saving and fingerprinting."""
@@ -57,6 +64,8 @@ class OptimizationData:
             "returns": self.returns,
             "benchmark": self.benchmark,
         }
-        if self.open is not None:
-            frames["open"] = self.open
+        for name in OPTIONAL_FRAMES:
+            frame = getattr(self, name)
+            if frame is not None:
+                frames[name] = frame
         return frames

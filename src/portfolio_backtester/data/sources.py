@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +14,15 @@ from ..constants import TRADING_DAYS_PER_YEAR
 from ..errors import DataError, did_you_mean
 from .builtin import load_sp500
 from .files import FileOptions, read_table
-from .layout import price_frames
+from .layout import PriceFrames, price_frames
+from .market import MarketData
 from .synthetic import synthetic_prices
+from .universe import apply_universe, liquidity_mask, membership_mask, read_membership
 
 __all__ = [
     "DATAFRAME_SOURCE",
     "MarketData",
+    "PriceFrames",
     "load_market_data",
     "prepare_market_data",
     "read_price_file",
@@ -37,18 +40,9 @@ MAX_USUAL_SPACING_DAYS = 4
 """Daily data: consecutive dates are usually 1 (or over a weekend 3) calendar days apart."""
 
 
-@dataclass(frozen=True, slots=True)
-class MarketData:
-    """Validated closes (and opens, when the source had them) plus a benchmark series."""
-
-    prices: pd.DataFrame
-    benchmark: pd.Series | None
-    open: pd.DataFrame | None = None
-
-
 def load_market_data(config: DataConfig) -> MarketData:
     """Load the scenario's data, check it, and cut it to its universe (not its dates)."""
-    opens: pd.DataFrame | None = None
+    frames: PriceFrames | None = None
     benchmark: pd.Series | None = None
     if config.source == "builtin:sp500":
         prices, index = load_sp500()
@@ -74,11 +68,22 @@ def load_market_data(config: DataConfig) -> MarketData:
         )
     else:
         assert config.path is not None
-        prices, opens = read_price_file(
+        frames = read_price_file(
             config.path, config.source, config.layout, _file_options(config, ticker=True)
         )
-        origin = str(config.path)
-    return prepare_market_data(config, prices, opens, benchmark, origin)
+        prices, origin = frames.closes, str(config.path)
+    if frames is None:
+        return prepare_market_data(config, prices, None, benchmark, origin)
+    return prepare_market_data(
+        config,
+        prices,
+        frames.open,
+        benchmark,
+        origin,
+        high=frames.high,
+        low=frames.low,
+        volume=frames.volume,
+    )
 
 
 def prepare_market_data(
@@ -87,13 +92,26 @@ def prepare_market_data(
     opens: pd.DataFrame | None,
     benchmark: pd.Series | None,
     origin: str,
+    *,
+    high: pd.DataFrame | None = None,
+    low: pd.DataFrame | None = None,
+    volume: pd.DataFrame | None = None,
 ) -> MarketData:
     """Check prices read from anywhere, cut them to the universe and align the benchmark
     (a ticker of the data, or a file of its own) on their dates."""
     prices = validate_prices(prices, origin)
-    if opens is not None:
-        opens = validate_prices(
-            opens.reindex(index=prices.index, columns=prices.columns), f"{origin} (open prices)"
+    extra: dict[str, pd.DataFrame] = {}
+    for name, frame in (("open", opens), ("high", high), ("low", low)):
+        if frame is not None:
+            extra[name] = validate_prices(
+                frame.reindex(index=prices.index, columns=prices.columns),
+                f"{origin} ({name} prices)",
+            )
+    if "high" in extra and "low" in extra:
+        _check_high_low(extra["high"], extra["low"], origin)
+    if volume is not None:
+        extra["volume"] = validate_volume(
+            volume.reindex(index=prices.index, columns=prices.columns), origin
         )
     every_ticker = prices  # before the universe cut: a benchmark may be outside it
     if config.universe is not None:
@@ -106,15 +124,14 @@ def prepare_market_data(
                 + (" …" if len(prices.columns) > 30 else "")
             )
         prices = prices[config.universe]
-        if opens is not None:
-            opens = opens[config.universe]
+        extra = {name: frame[config.universe] for name, frame in extra.items()}
     if config.benchmark_path is not None:
-        bench_frame, _ = read_price_file(
+        bench_frame = read_price_file(
             config.benchmark_path,
             _format_of(config.benchmark_path),
             "auto",
             _file_options(config, ticker=False),
-        )
+        ).closes
         bench_frame = validate_prices(bench_frame, str(config.benchmark_path))
         if bench_frame.shape[1] != 1:
             raise DataError(
@@ -144,8 +161,23 @@ def prepare_market_data(
                 f"{prices.index[-1]:%Y-%m-%d})"
             )
         benchmark = aligned.ffill()
-    _check_span(prices, config, origin)
-    return MarketData(prices=prices, benchmark=benchmark, open=opens)
+    market = MarketData(prices=prices, benchmark=benchmark, **extra)
+    if config.membership is not None:
+        members = read_membership(config.membership, _file_options(config, ticker=False))
+        mask = membership_mask(members, pd.DatetimeIndex(prices.index), prices.columns)
+        market = apply_universe(market, mask, str(config.membership))
+    if config.liquidity is not None:
+        if market.volume is None:
+            raise DataError(
+                f"{origin}: data.liquidity ranks tickers by dollar volume, but the data have "
+                "no volumes; give a file with a volume column (long or one-ticker OHLCV), or "
+                "remove liquidity"
+            )
+        rule = config.liquidity
+        mask = liquidity_mask(market.prices, market.volume, rule.top_n, rule.window_days)
+        market = apply_universe(market, mask, f"{origin} (liquidity filter)")
+    _check_span(market.prices, config, origin)
+    return market
 
 
 def _file_options(config: DataConfig, *, ticker: bool) -> FileOptions:
@@ -165,12 +197,40 @@ def _format_of(path: Path) -> str:
 
 def read_price_file(
     path: Path, kind: str, layout: str = "auto", options: FileOptions | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Read a wide, long or one-ticker price file into (closes, opens or None), dated by
-    calendar day; ``options`` (the data section's ``sep``, ``decimal``, ``date_format``
-    and ``ticker``) say how, where the file cannot tell."""
+) -> PriceFrames:
+    """Read a wide, long or one-ticker price file into its closes (and opens, highs, lows
+    and volumes when it has them), dated by calendar day; ``options`` (the data section's
+    ``sep``, ``decimal``, ``date_format`` and ``ticker``) say how, where the file cannot
+    tell."""
     options = replace(options or FileOptions(), layout=layout)
     return price_frames(read_table(path, kind, options), options)
+
+
+def validate_volume(volume: pd.DataFrame, origin: str) -> pd.DataFrame:
+    """Volumes as float: finite and not negative where present. A missing volume stays
+    missing (unknown is not zero); nothing is carried forward."""
+    values = volume.to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~np.isnan(values) & ~(np.isfinite(values) & (values >= 0))
+    if bad.any():
+        row, column = (int(k[0]) for k in np.nonzero(bad))
+        raise DataError(
+            f"{origin}: volume {values[row, column]} in column {volume.columns[column]!r} at "
+            f"{volume.index[row]:%Y-%m-%d} is not a number of shares >= 0"
+        )
+    return pd.DataFrame(values, index=volume.index, columns=volume.columns)
+
+
+def _check_high_low(high: pd.DataFrame, low: pd.DataFrame, origin: str) -> None:
+    """A low above the day's high is a swapped or shifted column, not a price."""
+    h, lo = high.to_numpy(dtype="float64"), low.to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        crossed = lo > h * (1 + 1e-9)
+    if crossed.any():
+        row, column = (int(k[0]) for k in np.nonzero(crossed))
+        raise DataError(
+            f"{origin}: low {lo[row, column]} is above high {h[row, column]} in column "
+            f"{high.columns[column]!r} at {high.index[row]:%Y-%m-%d}; check the file's columns"
+        )
 
 
 def validate_prices(prices: pd.DataFrame, origin: str) -> pd.DataFrame:
