@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Lowest first; a module belongs to the layer of its longest matching prefix.
     ("base", ("config", "errors", "constants", "_platform", "_yaml")),
     ("data", ("data",)),
-    ("domain", ("strategies", "simulation", "metrics")),
+    ("domain", ("strategies", "simulation", "metrics", "overlays")),
     (
         "objective",
         (

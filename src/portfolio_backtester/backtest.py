@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,13 @@ from .data import OptimizationData, build_optimization_data, load_market_data
 from .errors import DataError, ScenarioError, StrategyError
 from .metrics import compute_metrics
 from .metrics.trades import trade_list, trade_statistics
+from .overlays import (
+    Overlay,
+    apply_overlays,
+    overlay_lookback_days,
+    scenario_overlays,
+    split_overlay_params,
+)
 from .simulation.period import PeriodSimulator, benchmark_period_returns
 from .strategies import BaseStrategy, StrategyParams, get_strategy, is_builtin
 
@@ -61,6 +68,7 @@ class BacktestResult:
     in one asset from the day it opens to the day it closes or flips sign."""
     turnover: pd.Series
     costs: pd.Series
+    """Daily costs as a fraction of value (:attr:`cost_breakdown` splits them by kind)."""
     metrics: dict[str, float]
     benchmark_metrics: dict[str, float] | None
     elapsed_s: float = 0.0
@@ -69,6 +77,9 @@ class BacktestResult:
     """The day the portfolio lost everything (its value reached zero), if it did."""
     warnings: tuple[str, ...] = ()
     """What the user should know about this result: ruin, clipped short weights, the data."""
+    cost_breakdown: pd.DataFrame | None = None
+    """``costs`` by kind (``bps``, ``commission``, ``per_share``, ``spread``, ``impact``,
+    ``borrow``, ``financing``), summing to ``costs``."""
 
     @property
     def equity(self) -> pd.Series:
@@ -100,6 +111,7 @@ class BacktestResult:
             trades=self.trades,
             turnover=self.turnover,
             costs=self.costs,
+            cost_breakdown=self.cost_breakdown,
             metrics=self.metrics,
             benchmark_metrics=self.benchmark_metrics,
             warnings=self.warnings,
@@ -122,13 +134,14 @@ def run_backtest(
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     strategy_cls = get_strategy(scenario.strategy.name, scenario.strategy.folder)
-    resolved = strategy_cls.resolve_params({**scenario.strategy.params, **(params or {})})
+    own, overlays = split_overlay_params(scenario_overlays(scenario), params or {})
+    resolved = strategy_cls.resolve_params({**scenario.strategy.params, **own})
     if data is None:
         data = build_optimization_data(load_market_data(scenario.data))
     strategy = strategy_cls()
-    start, end = backtest_bounds(scenario, strategy, resolved, data)
+    start, end = backtest_bounds(scenario, strategy, resolved, data, overlays)
     refuse_unwanted_shorts(scenario, strategy_cls, resolved)
-    weights = target_weights(strategy, data, resolved)
+    weights = apply_overlays(target_weights(strategy, data, resolved), data, overlays)
     simulator = PeriodSimulator(scenario, data, weights)
     simulation = simulator.simulate(start, end)
     returns = simulation.returns
@@ -175,6 +188,7 @@ def run_backtest(
         elapsed_s=elapsed,
         ruined_on=simulation.ruined_on,
         warnings=notes,
+        cost_breakdown=simulation.cost_breakdown,
     )
 
 
@@ -285,10 +299,15 @@ def backtest_bounds(
     strategy: BaseStrategy,
     params: Mapping[str, Any],
     data: OptimizationData,
+    overlays: Sequence[Overlay] | None = None,
 ) -> tuple[int, int]:
-    """Positions of the first and last backtest day, after the strategy's warm-up."""
+    """Positions of the first and last backtest day, after the warm-up of the strategy and
+    of its ``overlays`` (default: the scenario's): a 200-day risk-off rule cannot act
+    before 200 days."""
     index = data.daily.index
-    lookback = strategy.lookback_days(params)
+    if overlays is None:
+        overlays = scenario_overlays(scenario)
+    lookback = max(strategy.lookback_days(params), overlay_lookback_days(overlays))
     first_allowed = min(lookback, len(index) - 1)
     if scenario.data.start is None:
         start = first_allowed

@@ -107,6 +107,22 @@ def test_metric_by_name_equals_compute_metrics(portfolio: pd.Series, benchmark: 
         assert one == everything[name] or (math.isnan(one) and math.isnan(everything[name]))
 
 
+def test_compute_metrics_prepares_its_inputs_as_each_metric_would_alone(
+    portfolio: pd.Series, benchmark: pd.Series
+) -> None:
+    """Missing days and a benchmark on other dates: the prepared (cleaned, aligned, monthly)
+    inputs give exactly what each metric computes on the raw series."""
+    holey = portfolio.copy()
+    holey.iloc[[3, 50, 51, 400]] = float("nan")
+    other_dates = benchmark.iloc[10:-5].copy()
+    other_dates.iloc[[7, 100]] = float("nan")
+    everything = metrics.compute_metrics(holey, other_dates, risk_free_rate=RF)
+    for name in metrics.METRIC_NAMES:
+        one = metrics.metric(name, holey, other_dates, risk_free_rate=RF)
+        assert one == everything[name] or (math.isnan(one) and math.isnan(everything[name])), name
+    assert not math.isnan(everything["Beta"]) and not math.isnan(everything["Worst Month"])
+
+
 def test_unknown_metric_name_suggests_the_near_miss(stock: pd.Series) -> None:
     with pytest.raises(ScenarioError, match="did you mean 'Sharpe'"):
         metrics.metric("sharpe", stock)

@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,17 +23,22 @@ from pydantic import (
 from .._yaml import read_yaml_document
 from ..errors import ScenarioError, did_you_mean
 from ._model import _Model
+from .data import DataConfig, LiquidityConfig, SyntheticConfig
+from .overlays import OverlayConfig
 from .portfolio import CostsConfig, PortfolioConfig, RebalanceConfig
 
 __all__ = [
     "CostsConfig",
     "DataConfig",
     "HoldoutConfig",
+    "LiquidityConfig",
     "ObjectiveConfig",
     "OptimizeConfig",
     "OverfittingConfig",
+    "OverlayConfig",
     "ParamSpace",
     "PortfolioConfig",
+    "PruningConfig",
     "RebalanceConfig",
     "Scenario",
     "StrategyConfig",
@@ -41,74 +46,6 @@ __all__ = [
     "WindowsConfig",
     "load_scenario",
 ]
-
-
-class SyntheticConfig(_Model):
-    """Geometric Brownian motion prices, reproducible from ``seed``."""
-
-    n_assets: int = Field(10, ge=1, le=100_000)
-    n_years: float = Field(10.0, gt=0, le=200)
-    seed: int = 0
-    annual_drift: float = 0.07
-    annual_volatility: float = Field(0.25, ge=0)
-    start: dt.date = dt.date(2000, 1, 3)
-
-
-class DataConfig(_Model):
-    """Where prices come from, how to read its files, and which part of them the scenario uses."""
-
-    NUMERIC_DATE_FORMATS: ClassVar = ("excel", "unix_s", "unix_ms", "unix_us", "unix_ns")
-    FILE_OPTIONS: ClassVar = ("sep", "decimal", "date_format", "ticker")
-
-    source: str = "builtin:sp500"
-    path: Path | None = None
-    layout: Literal["auto", "wide", "long"] = "auto"
-    universe: list[str] | None = Field(None, min_length=1)  # [] would backtest cash only
-    benchmark: str | None = "default"
-    benchmark_path: Path | None = None
-    start: dt.date | None = None
-    end: dt.date | None = None
-    synthetic: SyntheticConfig = SyntheticConfig()
-    sep: str | None = Field(None, min_length=1, max_length=1)  # of CSV files; "\t": tabs
-    decimal: Literal[".", ","] | None = None  # of CSV files
-    date_format: str | None = None  # one of NUMERIC_DATE_FORMATS or a pattern ('%d/%m/%Y')
-    ticker: str | None = None  # of a one-ticker (OHLCV) file; default: the file's name
-
-    @model_validator(mode="after")
-    def _check(self) -> DataConfig:
-        # "dataframe": prices given from Python (the API's prices=), not read by the loader.
-        sources = ("builtin:sp500", "csv", "parquet", "synthetic", "dataframe")
-        if self.source not in sources:
-            raise ValueError(
-                f"unknown data source {self.source!r}; expected one of {', '.join(sources)}"
-                + did_you_mean(self.source, sources)
-            )
-        if self.source in ("csv", "parquet") and self.path is None:
-            raise ValueError(f"data source {self.source!r} needs 'path'")
-        if self.start and self.end and self.start >= self.end:
-            raise ValueError(f"start {self.start} must be before end {self.end}")
-        if self.universe and len(set(self.universe)) < len(self.universe):
-            twice = next(t for t in self.universe if self.universe.count(t) > 1)
-            raise ValueError(f"universe lists {twice!r} twice")
-        if self.sep == "." and self.decimal != ",":
-            raise ValueError("sep '.' is also the decimal mark; add decimal: ','")
-        fmt = self.date_format
-        if fmt and fmt not in self.NUMERIC_DATE_FORMATS and "%Y" not in fmt and "%y" not in fmt:
-            raise ValueError(
-                f"unknown date_format {fmt!r}; expected one of "
-                f"{', '.join(self.NUMERIC_DATE_FORMATS)} or a pattern with the year, such as "
-                "'%d/%m/%Y'" + did_you_mean(fmt, self.NUMERIC_DATE_FORMATS)
-            )
-        return self
-
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # Unset file options left out: fingerprints of older studies stay as they were.
-        dumped = handler(self)
-        for key in self.FILE_OPTIONS:
-            if isinstance(dumped, dict) and dumped.get(key) is None:
-                dumped.pop(key, None)
-        return dumped
 
 
 class StrategyConfig(_Model):
@@ -188,7 +125,12 @@ class ObjectiveConfig(_Model):
 
 
 class WindowsConfig(_Model):
-    """Walk-forward windows, in trading days."""
+    """Walk-forward windows, in trading days.
+
+    Each test period starts ``embargo_days + 1`` trading days after its train period ends:
+    the days between are scored by nothing, so that returns serially correlated with the
+    end of the train period cannot flatter the start of the test period.
+    """
 
     train_days: int = Field(756, ge=20)
     test_days: int = Field(252, ge=5)
@@ -227,6 +169,25 @@ class OverfittingConfig(_Model):
     cscv_blocks: int = Field(16, ge=4, le=24, multiple_of=2)
 
 
+class PruningConfig(_Model):
+    """Stopping a cv trial early once its running score over the windows seen so far trails
+    the median of the finished trials at the same window (Optuna's ``MedianPruner``).
+
+    Off by default: a pruned trial is not scored on every window, which changes what a
+    study records.
+    """
+
+    enabled: bool = False
+    pruner: Literal["median"] = "median"
+    n_startup_trials: int = Field(5, ge=0)
+    """Trials that finish unpruned before any is pruned: the median needs some to be fair."""
+    n_warmup_steps: int = Field(1, ge=0)
+    """Windows scored before a trial can be pruned (1: never on the first window alone)."""
+    interval_steps: int = Field(1, ge=1)
+    """Windows between two checks after the warm-up: each check writes the running score to
+    the storage, a round trip that may cost as much as scoring a window."""
+
+
 class OptimizeConfig(_Model):
     params: dict[str, ParamSpace]
     objectives: Annotated[
@@ -243,16 +204,37 @@ class OptimizeConfig(_Model):
     constraints: ConstraintsConfig = ConstraintsConfig()
     holdout: HoldoutConfig | None = None
     overfitting: OverfittingConfig = OverfittingConfig()
+    pruning: PruningConfig = PruningConfig()
 
     @model_validator(mode="after")
     def _check(self) -> OptimizeConfig:
         if not self.params:
             raise ValueError("'params' must name at least one parameter to optimise")
+        if self.pruning.enabled and self.mode != "cv":
+            raise ValueError(
+                "pruning stops a trial between the windows of a cv study; a walk-forward "
+                "study scores one window. Use mode: cv, or pruning: {enabled: false}"
+            )
+        if self.pruning.enabled and len(self.objectives) > 1:
+            raise ValueError(
+                f"pruning compares one score, and {len(self.objectives)} objectives are set "
+                "(Optuna prunes single-objective studies only); keep one objective, or "
+                "pruning: {enabled: false}"
+            )
         if self.sampler == "grid" and any(
             p.type == "float" and p.step is None for p in self.params.values()
         ):
             raise ValueError("the grid sampler needs a 'step' for every float parameter")
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Pruning left out while off (its settings then change nothing): the fingerprints of
+        # studies made before pruning existed stay as they were.
+        dumped = handler(self)
+        if isinstance(dumped, dict) and not self.pruning.enabled:
+            dumped.pop("pruning", None)
+        return dumped
 
 
 class Scenario(_Model):
@@ -263,6 +245,8 @@ class Scenario(_Model):
     strategy: StrategyConfig = StrategyConfig()
     costs: CostsConfig = CostsConfig()
     portfolio: PortfolioConfig = PortfolioConfig()
+    overlays: list[OverlayConfig] = Field(default_factory=list)
+    """Sizing overlays on the strategy's targets, applied in order (``overlays``)."""
     optimize: OptimizeConfig | None = None
     source_path: Path | None = Field(None, exclude=True)
 
@@ -281,7 +265,10 @@ class Scenario(_Model):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_NEW_DEFAULTS: dict[str, Any] = {"optimize": {"holdout": None, "windows": {"embargo_days": 0}}}
+_NEW_DEFAULTS: dict[str, Any] = {
+    "overlays": [],
+    "optimize": {"holdout": None, "windows": {"embargo_days": 0}},
+}
 """Settings added after studies were first made, at values that change nothing: left out of
 the fingerprint, so that older studies keep resuming (no holdout is how studies were made
 before holdouts existed)."""
@@ -298,6 +285,9 @@ def _drop_new_defaults(payload: dict[str, Any], defaults: Mapping[str, Any]) -> 
 
 
 _PACKAGE = __name__.partition(".")[0]
+PATH_PARAMETER = "path"
+"""A strategy parameter of this name is a file (``file_signal``'s scores): a relative one is
+relative to the scenario file, as the data section's paths are."""
 MAX_MESSAGE = 500  # characters of an error message
 
 
@@ -370,13 +360,19 @@ def _resolve_paths(scenario: Scenario, base: Path) -> Scenario:
     """Relative data paths are relative to the scenario file, as users expect."""
     data = scenario.data
     updates: dict[str, Any] = {}
-    for key in ("path", "benchmark_path"):
+    for key in ("path", "benchmark_path", "membership"):
         value = getattr(data, key)
         if value is not None and not value.is_absolute():
             updates[key] = base / value
-    if not updates:
-        return scenario
-    return scenario.model_copy(update={"data": data.model_copy(update=updates)})
+    changes: dict[str, Any] = {}
+    if updates:
+        changes["data"] = data.model_copy(update=updates)
+    strategy = scenario.strategy
+    path = strategy.params.get(PATH_PARAMETER)
+    if isinstance(path, str) and path and not Path(path).is_absolute():
+        params = {**strategy.params, PATH_PARAMETER: str(base / path)}
+        changes["strategy"] = strategy.model_copy(update={"params": params})
+    return scenario.model_copy(update=changes) if changes else scenario
 
 
 def _class_reference(strategy: type) -> dict[str, Any]:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from ..errors import ScenarioError, did_you_mean
 from ._relative import (
+    _paired,
     alpha,
     beta,
     down_capture,
@@ -16,12 +20,14 @@ from ._relative import (
     up_capture,
 )
 from ._returns import (
+    FloatArray,
     Returns,
+    _clean,
+    _monthly_returns,
     annual_turnover,
     annual_volatility,
     average_drawdown,
     best_day,
-    best_month,
     cagr,
     calmar_ratio,
     conditional_value_at_risk,
@@ -35,7 +41,6 @@ from ._returns import (
     total_return,
     value_at_risk,
     worst_day,
-    worst_month,
 )
 
 __all__ = ["HIGHER_IS_BETTER", "METRIC_NAMES", "MetricSpec", "compute_metrics", "metric"]
@@ -52,6 +57,9 @@ class MetricSpec:
     name: str
     higher_is_better: bool
     compute: Compute
+    reads: str = "returns"
+    """"returns", "benchmark" (paired with the returns) or "months" (calendar-month
+    returns): what :func:`compute_metrics` prepares once and hands to every metric."""
 
 
 def _of_returns(function: Callable[[Returns], float]) -> Compute:
@@ -59,6 +67,18 @@ def _of_returns(function: Callable[[Returns], float]) -> Compute:
         returns: Returns, _benchmark: Returns | None, _turnover: Returns | None, _rf: float
     ) -> float:
         return function(returns)
+
+    return compute
+
+
+def _of_months(extreme: Callable[[FloatArray], Any]) -> Compute:
+    """A statistic of the compounded calendar-month returns (:func:`best_month`'s months)."""
+
+    def compute(
+        months: Returns, _benchmark: Returns | None, _turnover: Returns | None, _rf: float
+    ) -> float:
+        values = np.asarray(months, dtype=np.float64)
+        return float(extreme(values)) if values.size else math.nan
 
     return compute
 
@@ -91,23 +111,24 @@ _METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("Hit Rate", True, _of_returns(hit_rate)),
     MetricSpec("Best Day", True, _of_returns(best_day)),
     MetricSpec("Worst Day", True, _of_returns(worst_day)),
-    MetricSpec("Best Month", True, _of_returns(best_month)),
-    MetricSpec("Worst Month", True, _of_returns(worst_month)),
+    MetricSpec("Best Month", True, _of_months(np.max), reads="months"),
+    MetricSpec("Worst Month", True, _of_months(np.min), reads="months"),
     MetricSpec("Skew", True, _of_returns(skew)),
     MetricSpec("Kurtosis", False, _of_returns(kurtosis)),  # fat tails
     MetricSpec("VaR 95%", True, _of_returns(value_at_risk)),  # negative, as Max Drawdown
     MetricSpec("CVaR 95%", True, _of_returns(conditional_value_at_risk)),
     # Less market exposure, when an optimiser is asked to choose.
-    MetricSpec("Beta", False, _needs_benchmark(beta)),
+    MetricSpec("Beta", False, _needs_benchmark(beta), reads="benchmark"),
     MetricSpec(
         "Alpha",
         True,
         lambda r, b, _t, rf: math.nan if b is None else alpha(r, b, risk_free_rate=rf),
+        reads="benchmark",
     ),
-    MetricSpec("Tracking Error", False, _needs_benchmark(tracking_error)),
-    MetricSpec("Information Ratio", True, _needs_benchmark(information_ratio)),
-    MetricSpec("Up Capture", True, _needs_benchmark(up_capture)),
-    MetricSpec("Down Capture", False, _needs_benchmark(down_capture)),
+    MetricSpec("Tracking Error", False, _needs_benchmark(tracking_error), reads="benchmark"),
+    MetricSpec("Information Ratio", True, _needs_benchmark(information_ratio), reads="benchmark"),
+    MetricSpec("Up Capture", True, _needs_benchmark(up_capture), reads="benchmark"),
+    MetricSpec("Down Capture", False, _needs_benchmark(down_capture), reads="benchmark"),
 )
 
 _BY_NAME: dict[str, MetricSpec] = {spec.name: spec for spec in _METRICS}
@@ -126,11 +147,24 @@ def compute_metrics(
     turnover: Returns | None = None,
     risk_free_rate: float = 0.0,
 ) -> dict[str, float]:
-    """Every metric of :data:`METRIC_NAMES`, in that order, by display name."""
-    return {
-        spec.name: spec.compute(returns, benchmark_returns, turnover, risk_free_rate)
-        for spec in _METRICS
-    }
+    """Every metric of :data:`METRIC_NAMES`, in that order, by display name.
+
+    The inputs are cleaned once (NaN days dropped, the benchmark aligned on the returns'
+    dates, the calendar months compounded) and each metric gets the form it reads: the
+    same values the metric would compute alone, without redoing that work per metric.
+    """
+    values = _clean(returns)
+    paired = None if benchmark_returns is None else _paired(returns, benchmark_returns)
+    months = _monthly_returns(returns)
+    result: dict[str, float] = {}
+    for spec in _METRICS:
+        if spec.reads == "months":
+            result[spec.name] = spec.compute(months, None, turnover, risk_free_rate)
+        elif spec.reads == "benchmark" and paired is not None:
+            result[spec.name] = spec.compute(*paired, turnover, risk_free_rate)
+        else:
+            result[spec.name] = spec.compute(values, benchmark_returns, turnover, risk_free_rate)
+    return result
 
 
 def metric(
@@ -150,4 +184,6 @@ def metric(
             + did_you_mean(name, METRIC_NAMES)
             + f"; known metrics: {', '.join(METRIC_NAMES)}"
         )
+    if spec.reads == "months":
+        return spec.compute(_monthly_returns(returns), None, turnover, risk_free_rate)
     return spec.compute(returns, benchmark_returns, turnover, risk_free_rate)

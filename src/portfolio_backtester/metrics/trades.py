@@ -239,7 +239,9 @@ def _on_days(values: FloatArray, days: IntArray) -> FloatArray:
     """The rows ``days`` of a ``(n, m)`` array as ``(m, J)``, gathered along its memory
     order (the engine's frames are asset-major: gathering rows would stride)."""
     if values.strides[0] < values.strides[1]:
-        return np.take(values.T, days, axis=1)
+        # Fancy indexing, then one small copy: np.take would first copy the whole array
+        # when its rows are a slice (the engine's holdings are).
+        return np.ascontiguousarray(values.T[:, days])
     return np.take(values, days, axis=0).T
 
 
