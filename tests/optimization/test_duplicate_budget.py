@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,18 +14,14 @@ import optuna
 import pytest
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
+from study_runs import SHARED_STORAGES, run_study, shared_storage
 
 from portfolio_backtester.config import OptimizeConfig, load_scenario
 from portfolio_backtester.data import build_optimization_data, load_market_data
 from portfolio_backtester.optimization.attributes import trial_evaluation
-from portfolio_backtester.optimization.parallel_optimization_runner import (
-    ParallelOptimizationRunner,
-)
 from portfolio_backtester.optimization.plan import spent_trials
-from portfolio_backtester.optimization.storage import default_storage_url, open_storage
 from portfolio_backtester.optimization.trial_loop import repeat_limit
 from processes import start_cli, study_trials
-from services import POSTGRES_URL, require_postgres
 
 WIDE = {  # 230 points
     "lookback_months": {"type": "int", "low": 2, "high": 24},
@@ -107,37 +102,13 @@ def data() -> Any:
     return build_optimization_data(load_market_data(load_scenario(_document(WIDE)).data))
 
 
-def _run(document: dict[str, Any], data: Any, folder: Path, **kwargs: Any) -> Any:
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    result, _ = ParallelOptimizationRunner(
-        scenario=load_scenario(document),
-        data=data,
-        storage_url=default_storage_url(folder),
-        study_name="s",
-        data_dir=folder / "data",
-        **kwargs,
-    ).run()
-    return result
-
-
 def _trials(folder: Path) -> list[FrozenTrial]:
     return study_trials(folder)
 
 
-@pytest.fixture(params=["journal", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str | None, str]]:
-    """The storage two workers of the command line share (None: the journal file in the
-    run's folder, counted under a file lock; or PostgreSQL, under its advisory lock) and a
-    study name of this test's own in it."""
-    study = f"repeats-{uuid.uuid4().hex[:10]}"
-    if request.param == "journal":
-        yield None, study
-        return
-    require_postgres(POSTGRES_URL)
-    yield POSTGRES_URL, study
-    storage = open_storage(POSTGRES_URL)
-    optuna.delete_study(study_name=study, storage=storage)
-    storage.engine.dispose()  # type: ignore[attr-defined]
+@pytest.fixture(params=SHARED_STORAGES)
+def shared(request: pytest.FixtureRequest) -> Iterator[tuple[str | None, str]]:
+    yield from shared_storage(request.param, "repeats")
 
 
 def _repeats(trials: list[FrozenTrial]) -> list[FrozenTrial]:
@@ -153,7 +124,9 @@ def _assert_repeats_reuse_their_outcome(trials: list[FrozenTrial]) -> None:
 
 
 def test_repeats_do_not_spend_the_budget(data: Any, tmp_path: Path) -> None:
-    result = _run(_document(WIDE, trials=6), data, tmp_path, sampler_factory=repeating_sampler)
+    result = run_study(
+        _document(WIDE, trials=6), data, tmp_path, sampler_factory=repeating_sampler
+    )
     trials = _trials(tmp_path)
     assert spent_trials(trials) == 6
     assert len(trials) == 11, "6 new points at the even trials, 5 repeats between them"
@@ -165,15 +138,15 @@ def test_repeats_do_not_spend_the_budget(data: Any, tmp_path: Path) -> None:
 
 def test_resuming_adds_exactly_the_new_evaluations(data: Any, tmp_path: Path) -> None:
     document = _document(WIDE, trials=3)
-    _run(document, data, tmp_path, sampler_factory=repeating_sampler)
+    run_study(document, data, tmp_path, sampler_factory=repeating_sampler)
     assert spent_trials(_trials(tmp_path)) == 3
-    _run(document, data, tmp_path, sampler_factory=repeating_sampler, trials=2)
+    run_study(document, data, tmp_path, sampler_factory=repeating_sampler, trials=2)
     assert spent_trials(_trials(tmp_path)) == 5
 
 
 @pytest.mark.slow
 def test_two_workers_spend_exactly_the_budget_in_evaluations(data: Any, tmp_path: Path) -> None:
-    result = _run(
+    result = run_study(
         _document(WIDE, trials=8), data, tmp_path, n_jobs=2, sampler_factory=repeating_sampler
     )
     trials = _trials(tmp_path)
@@ -202,8 +175,17 @@ def test_two_workers_of_the_command_line_evaluate_a_small_space_once_on_a_shared
     assert "with 2 worker(s)" in out
     assert "only 12 distinct parameter sets" in err
     trials = study_trials(tmp_path, study, storage=url)
-    assert spent_trials(trials) == 12
-    assert len({tuple(sorted(t.params.items())) for t in trials}) == 12
+    # Every point is evaluated. A point handed to both workers while neither has finished
+    # it is evaluated twice, and both count: every evaluation beyond the 12 is such a pair,
+    # whose runs overlap in time.
+    evaluated = [t for t in trials if "duplicate_of" not in trial_evaluation(t)]
+    by_point: dict[tuple[Any, ...], list[FrozenTrial]] = {}
+    for t in evaluated:
+        by_point.setdefault(tuple(sorted(t.params.items())), []).append(t)
+    assert len(by_point) == 12 and spent_trials(trials) == len(evaluated)
+    for twice in (runs for runs in by_point.values() if len(runs) > 1):
+        first, *others = sorted(twice, key=lambda t: t.datetime_start)
+        assert all(o.datetime_start < first.datetime_complete for o in others)
     _assert_repeats_reuse_their_outcome(trials)
 
 
@@ -211,7 +193,7 @@ def test_an_exhausted_space_stops_once_every_point_is_evaluated(
     data: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="portfolio_backtester")
-    result = _run(_document(SMALL, sampler="random", seed=3, trials=50), data, tmp_path)
+    result = run_study(_document(SMALL, sampler="random", seed=3, trials=50), data, tmp_path)
     trials = _trials(tmp_path)
     assert any("only 12 distinct parameter sets" in event for event in result.events)
     assert spent_trials(trials) == 12
@@ -224,7 +206,7 @@ def test_an_exhausted_space_stops_once_every_point_is_evaluated(
 def test_a_sampler_that_only_repeats_is_stopped(
     data: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    result = _run(_document(SMALL, trials=5), data, tmp_path, sampler_factory=stuck_sampler)
+    result = run_study(_document(SMALL, trials=5), data, tmp_path, sampler_factory=stuck_sampler)
     trials = _trials(tmp_path)
     assert spent_trials(trials) == 1
     assert len(trials) == 1 + repeat_limit(12)

@@ -4,28 +4,22 @@ PRUNED with the running score of each window seen, never the best, in the statis
 from __future__ import annotations
 
 import multiprocessing
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
+from study_runs import SHARED_STORAGES, run_study, shared_storage
 
 from portfolio_backtester.config import load_scenario
 from portfolio_backtester.data import build_optimization_data, load_market_data
 from portfolio_backtester.errors import ScenarioError
 from portfolio_backtester.optimization.attributes import trial_evaluation
 from portfolio_backtester.optimization.objective import Objective, evaluate_params
-from portfolio_backtester.optimization.parallel_optimization_runner import (
-    ParallelOptimizationRunner,
-)
 from portfolio_backtester.optimization.plan import build_windows, spent_trials
-from portfolio_backtester.optimization.storage import default_storage_url, open_storage
 from processes import start_cli, study_trials
-from services import POSTGRES_URL, require_postgres
 
 SPACE = {  # 230 points: wide enough that pruning has trials to stop
     "lookback_months": {"type": "int", "low": 2, "high": 24},
@@ -55,37 +49,13 @@ def data() -> Any:
     return build_optimization_data(load_market_data(load_scenario(_document()).data))
 
 
-def _run(document: dict[str, Any], data: Any, folder: Path, **kwargs: Any) -> Any:
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    result, _ = ParallelOptimizationRunner(
-        scenario=load_scenario(document),
-        data=data,
-        storage_url=default_storage_url(folder),
-        study_name="s",
-        data_dir=folder / "data",
-        **kwargs,
-    ).run()
-    return result
-
-
 def _trials(folder: Path) -> list[FrozenTrial]:
     return study_trials(folder)
 
 
-@pytest.fixture(params=["journal", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str | None, str]]:
-    """The storage two workers of the command line share (None: the journal file in the
-    run's folder, counted under a file lock; or PostgreSQL, under its advisory lock) and a
-    study name of this test's own in it."""
-    study = f"pruning-{uuid.uuid4().hex[:10]}"
-    if request.param == "journal":
-        yield None, study
-        return
-    require_postgres(POSTGRES_URL)
-    yield POSTGRES_URL, study
-    storage = open_storage(POSTGRES_URL)
-    optuna.delete_study(study_name=study, storage=storage)
-    storage.engine.dispose()  # type: ignore[attr-defined]
+@pytest.fixture(params=SHARED_STORAGES)
+def shared(request: pytest.FixtureRequest) -> Iterator[tuple[str | None, str]]:
+    yield from shared_storage(request.param, "pruning")
 
 
 def test_pruning_is_off_by_default_and_leaves_the_fingerprint_as_it_was(
@@ -99,7 +69,7 @@ def test_pruning_is_off_by_default_and_leaves_the_fingerprint_as_it_was(
     on = load_scenario(_document(pruning=PRUNING))
     assert on.fingerprint() != plain.fingerprint()
     assert on.model_dump()["optimize"]["pruning"]["n_startup_trials"] == 4
-    result = _run(_document(trials=10), data, tmp_path)
+    result = run_study(_document(trials=10), data, tmp_path)
     assert set(result.trial_states) == {"COMPLETE"}
     assert all(t.intermediate_values == {} for t in _trials(tmp_path))
 
@@ -125,7 +95,7 @@ def test_a_pruned_trial_records_the_running_score_of_each_window_it_saw(
     data: Any, tmp_path: Path
 ) -> None:
     document = _document(pruning=PRUNING)
-    result = _run(document, data, tmp_path)
+    result = run_study(document, data, tmp_path)
     scenario = load_scenario(document)
     windows = build_windows(scenario, data)
     trials = _trials(tmp_path)
@@ -174,7 +144,7 @@ def test_a_pruned_trial_records_the_running_score_of_each_window_it_saw(
 
 def test_a_check_every_few_windows_reports_only_there(data: Any, tmp_path: Path) -> None:
     pruning = {**PRUNING, "interval_steps": 2}
-    result = _run(_document(pruning=pruning, trials=12), data, tmp_path)
+    result = run_study(_document(pruning=pruning, trials=12), data, tmp_path)
     n_windows = len(build_windows(load_scenario(_document()), data))
     checks = list(range(1, n_windows - 1, 2))
     assert "PRUNED" in result.trial_states
@@ -192,7 +162,7 @@ def test_the_same_seed_prunes_the_same_trials(data: Any, tmp_path: Path) -> None
     document = _document(pruning=PRUNING, sampler="tpe", trials=20)
     runs = []
     for name in ("a", "b"):
-        _run(document, data, tmp_path / name)
+        run_study(document, data, tmp_path / name)
         runs.append([(t.state, t.params, t.intermediate_values) for t in _trials(tmp_path / name)])
     assert runs[0] == runs[1]
     assert any(state == TrialState.PRUNED for state, _, _ in runs[0])
@@ -200,7 +170,7 @@ def test_the_same_seed_prunes_the_same_trials(data: Any, tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_two_workers_prune_and_spend_exactly_the_budget(data: Any, tmp_path: Path) -> None:
-    result = _run(_document(pruning=PRUNING, trials=20), data, tmp_path, n_jobs=2)
+    result = run_study(_document(pruning=PRUNING, trials=20), data, tmp_path, n_jobs=2)
     trials = _trials(tmp_path)
     assert result.n_jobs == 2
     assert spent_trials(trials) == 20
