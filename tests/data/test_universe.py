@@ -165,6 +165,13 @@ def test_a_scenario_reads_its_membership_file_next_to_it(tmp_path: Path) -> None
     assert holdings.loc["2005-07-29":, "XOM"].eq(0).all()
 
 
+def test_a_missing_membership_file_is_named_as_such(tmp_path: Path) -> None:
+    with pytest.raises(
+        DataError, match=r"membership file not found: .*nope\.csv \(data\.membership"
+    ):
+        read_membership(tmp_path / "nope.csv")
+
+
 def test_the_liquidity_filter_needs_volumes(tmp_path: Path) -> None:
     with pytest.raises(pb.PortfolioBacktesterError, match=r"data\.liquidity ranks"):
         pb.run_backtest({"data": {"liquidity": {"top_n": 5}}})

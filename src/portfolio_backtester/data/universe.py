@@ -44,6 +44,11 @@ def read_membership(path: Path, options: FileOptions | None = None) -> pd.DataFr
     One ticker may have several rows (it left and joined again); its periods must not
     overlap. The columns may be named ``symbol``, ``start``/``end`` or ``added``/``removed``.
     """
+    if not path.is_file():
+        raise DataError(
+            f"membership file not found: {path} (data.membership; a relative path is "
+            "relative to the scenario file)"
+        )
     kind = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
     table = read_table(path, kind, options or FileOptions())
     lower = [name.strip().lower() for name in table.names]
