@@ -165,11 +165,7 @@ def run_trials(
                     plan.budget,
                 )
                 break
-            # A budget that covers the whole space is met when every point is evaluated:
-            # two workers handed the same point at once both evaluate it, and counting
-            # that twice must not leave a point out.
-            covers_space = finite and plan.budget >= size
-            if spent_trials(trials) >= plan.budget and not covers_space:
+            if spent_trials(trials) >= plan.budget:
                 break
             trial = ask_tagged(study, tag, shutdown, heartbeat=heartbeat is not None)
         ran += 1
