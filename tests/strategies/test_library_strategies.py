@@ -366,6 +366,22 @@ def test_file_signal_reads_a_relative_path_from_the_working_directory(
     assert weights.iloc[-1].tolist() == [0.5, 0.5, 0.0]  # top_n 5: both scores held
 
 
+def test_file_signal_reads_a_file_once_and_again_when_it_changes(
+    make_data: DataBuilder, tmp_path: Path
+) -> None:
+    """Every trial of an optimisation asks for the same scores: they are parsed once, and
+    read again once the file is rewritten."""
+    prices = prices_from_returns(np.full((10, 3), 0.001), ["A", "B", "C"])
+    path = write_scores(tmp_path / "scores.csv", SCORES)
+    first = weights_of("file_signal", make_data(prices), path=path, top_n=1, rebalance="daily")
+    again = weights_of("file_signal", make_data(prices), path=path, top_n=1, rebalance="daily")
+    pd.testing.assert_frame_equal(first, again)
+    assert first.iloc[-1].tolist() == [1.0, 0.0, 0.0]  # A's 5 is the best last score
+    write_scores(tmp_path / "scores.csv", SCORES.replace("2020-01-09,5,-1,", "2020-01-09,5,-1,90"))
+    changed = weights_of("file_signal", make_data(prices), path=path, top_n=1, rebalance="daily")
+    assert changed.iloc[-1].tolist() == [0.0, 0.0, 1.0]
+
+
 def test_file_signal_in_a_scenario_file_reads_its_path_next_to_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -89,9 +90,21 @@ def read_scores(path: str, data: OptimizationData) -> pd.DataFrame:
     file = Path(path).expanduser().resolve()
     if not file.is_file():
         raise ScenarioError(
-            f"{where}: no file {file} (a relative path is read from the working directory, "
-            f"{Path.cwd()})"
+            f"{where}: no file {file} (a relative path is relative to the scenario file, or "
+            f"to the working directory, {Path.cwd()}, for a scenario given from Python)"
         )
+    stat = file.stat()
+    tickers = tuple(str(t) for t in data.daily.columns)
+    return _parsed_scores(str(file), stat.st_mtime_ns, stat.st_size, tickers)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_scores(
+    path: str, _mtime_ns: int, _size: int, tickers: tuple[str, ...]
+) -> pd.DataFrame:
+    """The parsed file, once per version of it (its modification time and size are part of
+    the key): every trial of an optimisation asks for the same scores."""
+    file = Path(path)
     table = read_table(file, "csv", FileOptions())
     dates = parse_dates(
         table.column(0),
@@ -105,7 +118,6 @@ def read_scores(path: str, data: OptimizationData) -> pd.DataFrame:
             f"{file}: date {dates[row]:%Y-%m-%d} appears twice (again at row "
             f"{row + table.first_row}); keep one row of scores per date"
         )
-    tickers = [str(t) for t in data.daily.columns]
     columns: dict[str, FloatArray] = {}
     for position, name in enumerate(table.names[1:], start=1):
         if name not in tickers:
@@ -115,8 +127,10 @@ def read_scores(path: str, data: OptimizationData) -> pd.DataFrame:
                 + f"; the tickers are: {', '.join(tickers)}"
             )
         columns[name] = _numbers(table.column(position), file, name, table.first_row)
-    scores = pd.DataFrame(columns, index=dates).reindex(columns=tickers)
-    return scores.sort_index()
+    scores = pd.DataFrame(columns, index=dates).reindex(columns=list(tickers)).sort_index()
+    values = scores.to_numpy(dtype=np.float64, copy=True)
+    values.flags.writeable = False  # shared by every caller: a write fails, not spreads
+    return pd.DataFrame(values, index=scores.index, columns=scores.columns, copy=False)
 
 
 def _numbers(column: pd.Series, file: Path, name: str, first_row: int) -> FloatArray:
