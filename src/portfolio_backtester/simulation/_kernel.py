@@ -22,6 +22,7 @@ __all__ = [
     "KernelOutput",
     "Terms",
     "clean_targets",
+    "daily_cash",
     "daily_outputs",
     "fill_open_close",
     "fill_prices",
@@ -197,10 +198,9 @@ def run(
         if not every_day:
             holdings = np.repeat(np.hstack([np.zeros((m, 1)), shares]), seg_length, axis=1)
         holdings *= closes[:, start:]
-        cash = np.repeat(np.concatenate([[1.0], 1.0 - invested - costs]), seg_length)
-        if daily_cash_rate != 0.0:
-            days_held = np.arange(start, n) - np.repeat(seg_start, seg_length)
-            cash *= (1.0 + daily_cash_rate) ** days_held
+        cash = daily_cash(
+            np.concatenate([[1.0], 1.0 - invested - costs]), seg_start, seg_length, daily_cash_rate
+        )
         total = holdings.sum(axis=0)
         total += cash
         holdings /= total
@@ -210,6 +210,18 @@ def run(
         returns -= 1.0
 
     return daily_outputs(returns, holdings, value, exec_positions - start, turnover, costs, trades)
+
+
+def daily_cash(
+    after: FloatArray, seg_start: IntArray, seg_length: IntArray, daily_cash_rate: float
+) -> FloatArray:
+    """Each day's cash from the cash ``after`` each segment's trade, ``(J + 1,)``, with
+    interest compounded daily since the segment began."""
+    cash = np.repeat(after, seg_length)
+    if daily_cash_rate != 0.0:
+        days_held = np.arange(len(cash)) - np.repeat(seg_start - seg_start[0], seg_length)
+        cash *= (1.0 + daily_cash_rate) ** days_held
+    return cash
 
 
 def daily_outputs(

@@ -34,6 +34,7 @@ from ._kernel import (
     IntArray,
     KernelOutput,
     Terms,
+    daily_cash,
     daily_outputs,
 )
 
@@ -144,10 +145,7 @@ def run_executions(
         if book is not None:
             cash_daily = book.cash
         else:
-            cash_daily = np.repeat(cash_after, seg_length)
-            if daily_cash_rate != 0.0:
-                days_held = np.arange(start, n) - np.repeat(seg_start, seg_length)
-                cash_daily *= (1.0 + daily_cash_rate) ** days_held
+            cash_daily = daily_cash(cash_after, seg_start, seg_length, daily_cash_rate)
         value_daily = holdings.sum(axis=0)
         value_daily += cash_daily
         holdings /= value_daily
