@@ -1,4 +1,5 @@
-"""What the rebalancing rules cost the engine, side by side in one run, on the embedded data.
+"""What the rebalancing rules and stops cost the engine, side by side in one run, on the
+embedded data.
 
     python benchmarks/rebalance_rules.py --repeats 20
 
@@ -6,7 +7,8 @@ For a monthly momentum schedule (top 5 of 20) and a daily one (every asset at 5 
 re-levelled daily), each rule is simulated after a warm-up call and timed ``repeats``
 times; prints JSON with the median milliseconds, the days with orders, and the ratio to the
 same schedule with no rule. ``schedule`` (no rule) and ``target_change`` run on the
-vectorised kernel; ``band`` and ``min_trade`` walk the rebalance dates in a loop.
+vectorised kernel; ``band``, ``min_trade`` and the stops walk the rebalance dates in a
+loop (stops on closes: the embedded data have no highs and lows).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ RULES: dict[str, dict[str, Any]] = {
     "band_0.02": {"band": 0.02},
     "relative_band_0.25": {"band": 0.25, "band_type": "relative"},
     "min_trade_0.01": {"min_trade": 0.01},
+    "stop_loss_0.1": {"stop_loss": 0.1},
+    "trailing_0.15": {"trailing_stop": 0.15},
+    "all_stops": {"stop_loss": 0.1, "take_profit": 0.5, "trailing_stop": 0.15},
 }
 
 
@@ -72,6 +77,7 @@ def main() -> None:
                 "median_ms": round(ms, 3),
                 "ratio_to_no_rule": round(ms / base, 2),
                 "days_with_orders": int(np.count_nonzero(result.turnover.to_numpy())),
+                "stop_exits": 0 if result.stop_exits is None else len(result.stop_exits),
                 "total_return": round(float((1 + result.returns).prod() - 1), 4),
             }
             results.append(row)

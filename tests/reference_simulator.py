@@ -45,6 +45,13 @@ def reference_simulate(
     borrow_rate: float = 0.0,
     financing_rate: float = 0.0,
     volume: pd.DataFrame | None = None,
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
+    trailing_stop: float | None = None,
+    stop_unit: str = "fraction",
+    atr_window: int = 14,
+    high: pd.DataFrame | None = None,
+    low: pd.DataFrame | None = None,
 ) -> SimulationResult:
     """Same contract as ``simulate`` for valid inputs (no validation here)."""
     dates = list(prices.index)
@@ -58,6 +65,11 @@ def reference_simulate(
     if impact > 0:
         assert volume is not None
         volumes = [[float(v) for v in row] for row in volume[tickers].to_numpy()]
+    stops_on = any(v is not None for v in (stop_loss, take_profit, trailing_stop))
+    highs = lows = None
+    if stops_on and high is not None and low is not None:
+        highs = [[float(v) for v in row] for row in high[tickers].to_numpy()]
+        lows = [[float(v) for v in row] for row in low[tickers].to_numpy()]
     if isinstance(half_spread_bps, Mapping):
         half_spread = [half_spread_bps.get(str(t), 0.0) / 1e4 for t in tickers]
     else:
@@ -80,6 +92,16 @@ def reference_simulate(
 
     out_returns, out_weights, out_turnover, out_costs, out_trades = [], [], [], [], []
     out_kinds: list[list[float]] = []
+    # Stops: each position's side, entry, unit of distance and best price so far; the
+    # target in force when an asset's stop fired (None: not kept out); the exits.
+    side = [0] * n_assets
+    entry = [0.0] * n_assets
+    unit = [0.0] * n_assets
+    best = [0.0] * n_assets
+    kept_out: list[float | None] = [None] * n_assets
+    in_force = [0.0] * n_assets
+    exits: list[tuple[int, int, str]] = []
+    pending_exits: list[int] = []
 
     def observe(row: list[float]) -> None:
         for i, price in enumerate(row):
@@ -139,8 +161,85 @@ def reference_simulate(
                 kinds[2] = fee
         return kinds
 
+    def average_true_range(i: int, day: int) -> float:
+        assert highs is not None and lows is not None
+        ranges = []
+        for d in range(max(day - atr_window + 1, 0), day + 1):
+            h, lo, c = highs[d][i], lows[d][i], closes[d - 1][i] if d > 0 else math.nan
+            if math.isnan(h) or math.isnan(lo):
+                continue
+            ranges.append(max(h, c) - min(lo, c) if not math.isnan(c) else h - lo)
+        assert ranges, "no true range to set an ATR stop with"
+        return sum(ranges) / len(ranges)
+
+    def positions_after(before: list[float], day: int) -> None:
+        """Open and close positions after a trade (entry at the trade's price)."""
+        for i in range(n_assets):
+            new = (shares[i] > 0) - (shares[i] < 0)
+            if new != 0 and new != (before[i] > 0) - (before[i] < 0):
+                price = last_price[i]
+                assert price is not None
+                entry[i] = best[i] = price
+                if stop_unit == "atr":
+                    unit[i] = average_true_range(i, day if opens is None else day - 1)
+                else:
+                    unit[i] = price
+            side[i] = new
+
+    def stop_hit(i: int, day: int) -> str | None:
+        """The rule a held position hits at day's close (or range), then its best price."""
+        close = last_price[i]
+        assert close is not None
+        lo = close if lows is None or math.isnan(lows[day][i]) else lows[day][i]
+        hi = close if highs is None or math.isnan(highs[day][i]) else highs[day][i]
+        s = side[i]
+        adverse, favourable = (lo, hi) if s > 0 else (hi, lo)
+        rule = None
+        if stop_loss is not None and s * (adverse - (entry[i] - s * stop_loss * unit[i])) <= 0:
+            rule = "stop_loss"
+        elif trailing_stop is not None:
+            distance = trailing_stop * (unit[i] if stop_unit == "atr" else best[i])
+            if s * (adverse - (best[i] - s * distance)) <= 0:
+                rule = "trailing_stop"
+        if rule is None and take_profit is not None:
+            if s * (favourable - (entry[i] + s * take_profit * unit[i])) >= 0:
+                rule = "take_profit"
+        best[i] = max(best[i], favourable) if s > 0 else min(best[i], favourable)
+        return rule
+
+    def check_stops(day: int) -> list[int]:
+        hit = []
+        for i in range(n_assets):
+            if side[i] != 0:
+                rule = stop_hit(i, day)
+                if rule is not None:
+                    hit.append(i)
+                    kept_out[i] = in_force[i]
+                    exits.append((day + (0 if opens is None else 1), i, rule))
+        return hit
+
+    def sell(assets: list[int], day: int) -> tuple[float, list[float], int]:
+        """A stop's exit: the assets are sold, the rest keeps its shares."""
+        nonlocal cash
+        before = list(shares)
+        value = value_now()
+        paid = [0.0] * len(KINDS)
+        traded_value = 0.0
+        for i in assets:
+            price = last_price[i]
+            assert price is not None
+            change = -shares[i] * price
+            traded_value += abs(change)
+            kinds = order_costs(i, change, price, day, True)
+            paid = [p + k for p, k in zip(paid, kinds, strict=True)]
+            cash -= change
+            shares[i] = 0.0
+        cash -= sum(paid)
+        positions_after(before, day)
+        return traded_value / value, [p / value for p in paid], len(assets)
+
     def trade(
-        wanted: list[float], tradable: list[bool], day: int
+        wanted: list[float], tradable: list[bool], day: int, forced: list[int] | None = None
     ) -> tuple[float, list[float], int]:
         nonlocal cash, previous_target
         weights = []
@@ -157,7 +256,19 @@ def reference_simulate(
         )
         previous_target = weights
         if rebalance_when == "target_change" and unchanged:
+            if forced:  # nothing to rebalance, but a stop's exit to make
+                return sell(forced, day)
             return 0.0, [0.0] * len(KINDS), 0
+        in_force[:] = weights
+        weights = list(weights)
+        for i in range(n_assets):
+            ref = kept_out[i]
+            if ref is not None:
+                if abs(weights[i] - ref) <= TRADE_EPSILON:
+                    weights[i] = 0.0  # still out: the strategy has not changed its mind
+                else:
+                    kept_out[i] = None
+        before = list(shares)
         value = value_now()
         traded_value = 0.0
         traded_assets = 0
@@ -167,7 +278,10 @@ def reference_simulate(
             current = shares[i] * price if shares[i] != 0.0 and price is not None else 0.0
             wanted_value = weights[i] * value
             change = wanted_value - current
-            if not wanted_by_rules(abs(change) / abs(value), weights[i]):
+            size = abs(change) / abs(value)
+            if forced and i in forced and size > TRADE_EPSILON:
+                pass  # a stop's exit on this rebalance: no band keeps it
+            elif not wanted_by_rules(size, weights[i]):
                 continue  # inside the band or too small: the shares are kept
             traded_value += abs(change)
             counted = abs(change) > TRADE_EPSILON * abs(value)
@@ -180,6 +294,8 @@ def reference_simulate(
             cash -= change
             shares[i] = wanted_value / price if weights[i] != 0.0 and price is not None else 0.0
         cash -= sum(paid)
+        if stops_on:
+            positions_after(before, day)
         return traded_value / value, [p / value for p in paid], traded_assets
 
     def accrue() -> list[float]:
@@ -199,6 +315,7 @@ def reference_simulate(
         return accrued
 
     ruined = False
+    ruin_day = len(dates)
     for day in range(first, len(dates)):
         if ruined:  # everything was lost: nothing is held or traded any more
             out_returns.append(0.0)
@@ -220,20 +337,31 @@ def reference_simulate(
                     not math.isnan(closes[day - 1][i]) and not math.isnan(opens[day][i])
                     for i in range(n_assets)
                 ]
-                turnover, paid, n_traded = trade(pending, tradable, day)
+                turnover, paid, n_traded = trade(pending, tradable, day, pending_exits)
                 kinds = [k + p for k, p in zip(kinds, paid, strict=True)]
                 pending = None
+            elif pending_exits:
+                turnover, paid, n_traded = sell(pending_exits, day)
+                kinds = [k + p for k, p in zip(kinds, paid, strict=True)]
+            pending_exits = []
         observe(closes[day])
+        hit = check_stops(day) if stops_on and (opens is None or day + 1 < len(dates)) else []
         if day in targets:
             if opens is None:
                 tradable = [not math.isnan(p) for p in closes[day]]
-                turnover, paid, n_traded = trade(targets[day], tradable, day)
+                turnover, paid, n_traded = trade(targets[day], tradable, day, hit)
                 kinds = [k + p for k, p in zip(kinds, paid, strict=True)]
             else:
                 pending = targets[day]
+        elif hit and opens is None:
+            turnover, paid, n_traded = sell(hit, day)
+            kinds = [k + p for k, p in zip(kinds, paid, strict=True)]
+        if opens is not None:
+            pending_exits = hit
         value = value_now()
         if value <= 0.0:
             ruined = True
+            ruin_day = day
             out_returns.append(-1.0)
             out_weights.append([0.0] * n_assets)
             out_turnover.append(turnover)
@@ -255,11 +383,22 @@ def reference_simulate(
         previous_value = value
 
     index = prices.index[first:]
+    stop_exits = None
+    if stops_on:
+        kept = [e for e in exits if e[0] <= ruin_day]
+        stop_exits = pd.DataFrame(
+            {
+                "date": prices.index.take([e[0] for e in kept]),
+                "asset": prices.columns.take([e[1] for e in kept]),
+                "rule": pd.Index([e[2] for e in kept], dtype=pd.Index(["rule"]).dtype),
+            }
+        )
     return SimulationResult(
         returns=pd.Series(out_returns, index=index, dtype="float64"),
         weights=pd.DataFrame(out_weights, index=index, columns=prices.columns, dtype="float64"),
         turnover=pd.Series(out_turnover, index=index, dtype="float64"),
         costs=pd.Series(out_costs, index=index, dtype="float64"),
         trades=pd.Series(out_trades, index=index, dtype="int64"),
+        stop_exits=stop_exits,
         _breakdown=np.array(out_kinds, dtype=np.float64).reshape(-1, len(KINDS)).T,
     )

@@ -151,7 +151,8 @@ def run_backtest(
         returns, benchmark_returns, turnover=simulation.turnover, risk_free_rate=rf
     )
     trades = _simulated_trades(simulator, simulation)
-    metrics.update(trade_statistics(trades, simulation.weights))
+    stops = scenario.portfolio.stops.active
+    metrics.update(trade_statistics(trades, simulation.weights, stops=stops))
     benchmark_metrics = _benchmark_metrics(data, benchmark_returns, rf)
     in_period = weights.loc[returns.index[0] : returns.index[-1]]
     entry = int(weights.index.searchsorted(returns.index[0], side="right")) - 1
@@ -232,6 +233,7 @@ def _simulated_trades(simulator: PeriodSimulator, simulation: SimulationResult) 
         costs=simulation.costs,
         turnover=simulation.turnover,
         commission=settings.commission / settings.initial_capital,
+        stop_exits=simulation.stop_exits,
     )
 
 

@@ -25,14 +25,24 @@ class Case:
     targets: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
     volume: pd.DataFrame | None = None
+    high: pd.DataFrame | None = None
+    low: pd.DataFrame | None = None
 
     def kwargs(self) -> dict[str, Any]:
-        extra = {} if self.volume is None else {"volume": self.volume}
+        extra: dict[str, Any] = {} if self.volume is None else {"volume": self.volume}
+        if self.high is not None:
+            extra.update(high=self.high, low=self.low)
         return {"open_prices": self.opens, **self.settings, **extra}
 
     def with_settings(self, **changes: Any) -> Case:
         return Case(
-            self.closes, self.opens, self.targets, {**self.settings, **changes}, self.volume
+            self.closes,
+            self.opens,
+            self.targets,
+            {**self.settings, **changes},
+            self.volume,
+            self.high,
+            self.low,
         )
 
 
@@ -185,3 +195,50 @@ def cost_model_cases(
     settings["impact"] = draw(st.sampled_from([0.1, 1.0]))
     settings["volume_window"] = draw(st.sampled_from([3, 5, 10]))
     return Case(closes, opens, targets, settings, volume)
+
+
+def ranges(
+    closes: pd.DataFrame, opens: pd.DataFrame, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Highs and lows around each day's open and close (NaN where the close is)."""
+    rng = np.random.default_rng(seed)
+    top = np.fmax(closes.to_numpy(), opens.to_numpy())
+    bottom = np.fmin(closes.to_numpy(), opens.to_numpy())
+    high = top * np.exp(np.abs(rng.normal(0.0, 0.02, top.shape)))
+    low = bottom * np.exp(-np.abs(rng.normal(0.0, 0.02, top.shape)))
+    missing = closes.isna().to_numpy()
+    high[missing] = low[missing] = np.nan
+    return (
+        pd.DataFrame(high, index=closes.index, columns=closes.columns),
+        pd.DataFrame(low, index=closes.index, columns=closes.columns),
+    )
+
+
+@st.composite
+def stop_rules(draw: st.DrawFn) -> dict[str, Any]:
+    """At least one stop, in fractions of the price or multiples of the ATR."""
+    atr = draw(st.booleans(), label="atr")
+    sizes = [0.5, 1.0, 2.0, 4.0] if atr else [0.005, 0.02, 0.05, 0.2]
+    rules: dict[str, Any] = {}
+    for name in ("stop_loss", "take_profit", "trailing_stop"):
+        if draw(st.booleans(), label=name):
+            rules[name] = draw(st.sampled_from(sizes))
+    if not rules:
+        rules["stop_loss"] = sizes[1]
+    if atr:
+        rules["stop_unit"] = "atr"
+        rules["atr_window"] = draw(st.sampled_from([1, 3, 14]))
+    return rules
+
+
+@st.composite
+def stop_cases(draw: st.DrawFn, max_days: int = 25, max_assets: int = 4) -> Case:
+    """A simulate() call with stops, on closes or on highs and lows (always with ATR),
+    sometimes with rebalancing rules and cost models."""
+    case = draw(cost_model_cases(max_days, max_assets))
+    rules = draw(stop_rules())
+    high = low = None
+    if rules.get("stop_unit") == "atr" or draw(st.booleans(), label="high and low"):
+        high, low = ranges(case.closes, case.opens, draw(st.integers(0, 2**32 - 1)))
+    settings = {**case.settings, **rules}
+    return Case(case.closes, case.opens, case.targets, settings, case.volume, high, low)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from simulation_cases import Case, cases, cost_model_cases, ruled_cases
+from simulation_cases import Case, cases, cost_model_cases, ruled_cases, stop_cases
 
 from portfolio_backtester.data.builtin import load_sp500
 from portfolio_backtester.simulation import SimulationResult, simulate
@@ -34,12 +34,18 @@ def assert_same_result(actual: SimulationResult, expected: SimulationResult) -> 
         actual.cost_breakdown.to_numpy() - expected.cost_breakdown.to_numpy()
     )
     assert breakdown_difference.max(initial=0.0) <= TOLERANCE, "cost_breakdown"
+    if expected.stop_exits is None:
+        assert actual.stop_exits is None
+    else:
+        assert actual.stop_exits is not None
+        pd.testing.assert_frame_equal(actual.stop_exits, expected.stop_exits)
 
 
 KINDS: dict[str, Callable[..., st.SearchStrategy[Case]]] = {
     "schedule": cases,
     "rebalance_rules": ruled_cases,  # target changes only, bands, minimum trades
     "cost_models": cost_model_cases,  # per share, spread, impact, borrow, financing
+    "stops": stop_cases,  # stop-loss, take-profit, trailing; fractions or ATR; closes or ranges
 }
 
 

@@ -25,7 +25,7 @@ from ..errors import ScenarioError, did_you_mean
 from ._model import _Model
 from .data import DataConfig, LiquidityConfig, SyntheticConfig
 from .overlays import OverlayConfig
-from .portfolio import CostsConfig, PortfolioConfig, RebalanceConfig
+from .portfolio import CostsConfig, PortfolioConfig, RebalanceConfig, StopsConfig
 
 __all__ = [
     "CostsConfig",
@@ -41,6 +41,7 @@ __all__ = [
     "PruningConfig",
     "RebalanceConfig",
     "Scenario",
+    "StopsConfig",
     "StrategyConfig",
     "SyntheticConfig",
     "WindowsConfig",

@@ -15,7 +15,14 @@ from pydantic import (
 
 from ._model import _Model
 
-__all__ = ["CostsConfig", "ImpactConfig", "PerShareConfig", "PortfolioConfig", "RebalanceConfig"]
+__all__ = [
+    "CostsConfig",
+    "ImpactConfig",
+    "PerShareConfig",
+    "PortfolioConfig",
+    "RebalanceConfig",
+    "StopsConfig",
+]
 
 
 class PerShareConfig(_Model):
@@ -92,6 +99,40 @@ class RebalanceConfig(_Model):
     min_trade: float = Field(0.0, ge=0, le=1)
 
 
+class StopsConfig(_Model):
+    """Stops per position (``simulation._stops``); every stop is off by default."""
+
+    stop_loss: float | None = Field(None, gt=0)
+    take_profit: float | None = Field(None, gt=0)
+    trailing_stop: float | None = Field(None, gt=0)
+    unit: Literal["fraction", "atr"] = "fraction"
+    """Distances as fractions of the price (0.1: 10 %) or multiples of the ATR."""
+    atr_window: int = Field(14, ge=1)
+    use_high_low: bool = True
+    """Check on the day's high and low when the data have them (else on closes)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> StopsConfig:
+        if self.unit == "atr" and not self.use_high_low:
+            raise ValueError(
+                "unit: atr measures the average true range from highs and lows and checks "
+                "on them too; remove use_high_low: false, or use unit: fraction"
+            )
+        if self.unit == "fraction":
+            for name in ("stop_loss", "trailing_stop"):
+                value = getattr(self, name)
+                if value is not None and value >= 1:
+                    raise ValueError(
+                        f"{name} is a fraction of the price below 1 (0.1 is 10 %), got "
+                        f"{value}; for multiples of the average true range set unit: atr"
+                    )
+        return self
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.stop_loss, self.take_profit, self.trailing_stop))
+
+
 class PortfolioConfig(_Model):
     initial_capital: float = Field(1_000_000.0, gt=0)
     execution: Literal["close", "next_open"] = "close"
@@ -100,10 +141,14 @@ class PortfolioConfig(_Model):
     cash_rate: float = 0.0
     risk_free_rate: float = 0.0
     rebalance: RebalanceConfig = RebalanceConfig()
+    stops: StopsConfig = StopsConfig()
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
         dumped = handler(self)  # default rules left out: older studies' fingerprints stay
-        if isinstance(dumped, dict) and self.rebalance == RebalanceConfig():
-            dumped.pop("rebalance", None)
+        if isinstance(dumped, dict):
+            if self.rebalance == RebalanceConfig():
+                dumped.pop("rebalance", None)
+            if self.stops == StopsConfig():
+                dumped.pop("stops", None)
         return dumped

@@ -34,6 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..simulation._kernel import TRADE_EPSILON, fill_open_close, fill_prices
+from ..simulation._stops import STOP_RULES
 
 __all__ = ["TRADE_COLUMNS", "count_trades", "trade_list", "trade_statistics"]
 
@@ -53,6 +54,7 @@ TRADE_COLUMNS = (
     "return",
     "pnl",
     "costs",
+    "exit_reason",
 )
 """The trade list's columns, in order."""
 
@@ -74,6 +76,7 @@ def trade_list(
     turnover: pd.Series | None = None,
     costs: pd.Series | None = None,
     commission: float = 0.0,
+    stop_exits: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per trade, ordered by asset (as in ``holdings``) then entry date.
 
@@ -89,8 +92,35 @@ def trade_list(
     Columns :data:`TRADE_COLUMNS`: ``direction`` "long" or "short"; ``return`` is the
     trade's ``pnl`` over its value on entry (for a trade never resized: the price move in
     its direction, less costs); ``pnl`` and ``costs`` in units of the starting capital,
-    ``pnl`` net of ``costs``.
+    ``pnl`` net of ``costs``. ``exit_reason``: the stop rule that closed the trade (from
+    the engine's ``stop_exits``, matched by asset and exit date), else "signal"; "open" for
+    a trade still open.
     """
+    trades = _trade_frame(holdings, returns, closes, opens, turnover, costs, commission)
+    if stop_exits is not None and len(stop_exits) and len(trades):
+        rules = pd.Series(
+            stop_exits["rule"].to_numpy(),
+            index=pd.MultiIndex.from_arrays([stop_exits["asset"], stop_exits["date"]]),
+        )
+        rules = rules[~rules.index.duplicated()]
+        keys = pd.MultiIndex.from_arrays([trades["asset"], trades["exit_date"]])
+        found = rules.reindex(keys).to_numpy()
+        stopped = pd.notna(found) & ~trades["open"].to_numpy()
+        reasons = trades["exit_reason"].to_numpy(dtype=object)
+        reasons[stopped] = found[stopped]
+        trades["exit_reason"] = reasons
+    return trades
+
+
+def _trade_frame(
+    holdings: pd.DataFrame,
+    returns: pd.Series,
+    closes: pd.DataFrame,
+    opens: pd.DataFrame | None,
+    turnover: pd.Series | None,
+    costs: pd.Series | None,
+    commission: float,
+) -> pd.DataFrame:
     index = holdings.index
     n = len(index)
     if n == 0:
@@ -148,7 +178,9 @@ def trade_list(
     )
 
 
-def trade_statistics(trades: pd.DataFrame, holdings: pd.DataFrame) -> dict[str, float]:
+def trade_statistics(
+    trades: pd.DataFrame, holdings: pd.DataFrame, *, stops: bool = False
+) -> dict[str, float]:
     """The trade list summed up, by display name; NaN where there is nothing to measure.
 
     - "Trades": the number of trades, those still open at the end included.
@@ -160,6 +192,7 @@ def trade_statistics(trades: pd.DataFrame, holdings: pd.DataFrame) -> dict[str, 
     - "Average Holding Days": the mean number of trading days that end with the trade held.
     - "Exposure": the share of days that end with any position.
     - "Average Gross Exposure": the mean of ``sum |weight|`` at the close, over all days.
+    - "Stop Exits" (with ``stops``): the trades a stop closed.
     """
     pnl = trades["pnl"].to_numpy(dtype=np.float64)
     trade_return = trades["return"].to_numpy(dtype=np.float64)
@@ -180,7 +213,7 @@ def trade_statistics(trades: pd.DataFrame, holdings: pd.DataFrame) -> dict[str, 
         "Average Holding Days": _mean(trades["holding_days"].to_numpy(dtype=np.float64)),
         "Exposure": float((gross > 0).mean()) if len(gross) else math.nan,
         "Average Gross Exposure": float(gross.mean()) if len(gross) else math.nan,
-    }
+    } | ({"Stop Exits": float(trades["exit_reason"].isin(STOP_RULES).sum())} if stops else {})
 
 
 def _mean(values: FloatArray) -> float:
@@ -373,5 +406,6 @@ def _frame(
             "return": trade_return,
             "pnl": pnl,
             "costs": cost,
+            "exit_reason": np.where(np.asarray(is_open, dtype=np.bool_), "open", "signal"),
         }
     )

@@ -43,7 +43,7 @@ def format_metric(name: str, value: float) -> str:
         return f"{value:.0f} trading days"
     if name == "Average Holding Days":
         return f"{value:.1f} trading days"
-    if name == "Trades":
+    if name in ("Trades", "Stop Exits"):
         return f"{value:.0f}"
     return f"{value:.2f}"
 

@@ -70,6 +70,9 @@ class KernelOutput:
     cost_breakdown: FloatArray | None = None
     """``(kinds, n_out)`` each cost kind's share of ``costs`` (``_costs.COST_KINDS``); None
     when only ``cost_rate`` and ``commission`` are charged (derived from the outputs)."""
+    stop_exits: IntArray | None = None
+    """``(k, 3)`` output position, asset and rule (``_stops.STOP_RULES``) of each stop's
+    exit; None when no stops are set."""
 
 
 def fill_prices(prices: FloatArray) -> FloatArray:

@@ -37,6 +37,7 @@ from ._kernel import (
     daily_cash,
     daily_outputs,
 )
+from ._stops import StopBook
 
 __all__ = ["changed_targets", "run_executions"]
 
@@ -65,6 +66,7 @@ def run_executions(
     relative: bool,
     min_trade: float,
     models: CostModels,
+    stops: StopBook | None = None,
 ) -> KernelOutput:
     """:func:`._kernel.run` where an execution trades only the assets that need it and
     pays the cost ``models``; the output carries each kind's daily costs.
@@ -75,95 +77,149 @@ def run_executions(
     keep their shares; cash pays the traded assets' changes and the costs, which are
     charged on the traded assets only (:func:`._costs.order_costs`). Borrow and
     financing are charged at the start of each day on the previous close's book.
+
+    With ``stops``, the days between executions are checked for stops
+    (:class:`._stops.StopBook`), and each stop's exit is an execution of its own that
+    sells the assets it takes out; the cost models' per-execution arrays are then by day
+    (row ``position - start``) rather than by scheduled execution.
     """
     initial_capital, cost_rate = terms.initial_capital, terms.cost_rate
     commission, daily_cash_rate = terms.commission, terms.daily_cash_rate
     m, n = closes.shape
     n_exec = len(exec_positions)
     n_out = n - start
-    seg_start = np.concatenate([[start], exec_positions])
-    seg_length = np.diff(seg_start, append=n)
-    cash_growth = (1.0 + daily_cash_rate) ** seg_length
-    shares = np.zeros((m, n_exec + 1))  # column 0: nothing, before the first execution
-    cash_after = np.empty(n_exec + 1)
-    cash_after[0] = initial_capital
-    turnover = np.zeros(n_exec)
-    trades = np.zeros(n_exec, dtype=np.int64)
-    kinds = np.zeros((len(COST_KINDS), n_exec))  # each kind over the pre-trade value
+    done: list[int] = []
+    columns = [np.zeros(m)]  # shares after each execution; the first: nothing, before
+    cash_after = [initial_capital]
+    turnover: list[float] = []
+    trades: list[int] = []
+    kinds: list[FloatArray] = []  # each kind over the pre-trade value, per execution
     accrues = models.accrues
     has_models = models.per_share_on or models.half_spread is not None or models.impact > 0.0
     book = _Book(closes, start, 1.0 + daily_cash_rate, models) if accrues else None
     cash = initial_capital
+    held = columns[0]
+    since = start
+    j = 0
+    growth = 1.0 + daily_cash_rate
     # A ruined or overflowing value is cut off afterwards (daily_outputs), not warned about.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for j in range(n_exec):
-            price = exec_prices[:, j]
-            held = shares[:, j]
+        while True:
+            scheduled = int(exec_positions[j]) if j < n_exec else -1
+            exit_: tuple[int, BoolArray] | None = None
+            forced: BoolArray | None = None
+            only: BoolArray | None
+            if stops is not None and j > 0:
+                exit_ = stops.next_exit(since, scheduled if scheduled >= 0 else n - 1)
+            if stops is not None and exit_ is not None and exit_[0] != scheduled:
+                at, only = exit_
+                price = stops.exit_prices[:, at]
+            elif scheduled >= 0:
+                at, price, only = scheduled, exec_prices[:, j], None
+                target = targets[:, j] if stops is None else stops.admit(targets[:, j])
+                if exit_ is not None:  # a stop's exit on a rebalance: no band keeps it
+                    forced = exit_[1]
+                j += 1
+            else:
+                break
+            row = at - start if stops is not None else len(done)
             holding = held * price
             if book is not None:
-                cash = book.accrue(cash, held, int(seg_start[j]), int(exec_positions[j]))
-            else:
-                cash *= cash_growth[j]
+                cash = book.accrue(cash, held, since, at)
+            elif at != since:
+                cash *= growth ** (at - since)
             value = float(holding.sum()) + cash
-            wanted = targets[:, j] * value
-            change = wanted - holding
-            size = np.abs(change) / abs(value)
-            if band is None:
-                limit: FloatArray | float = TRADE_EPSILON
-            elif relative:
-                limit = np.maximum(band * np.abs(targets[:, j]), TRADE_EPSILON)
-            else:
-                limit = max(band, TRADE_EPSILON)
-            trade = size > limit
-            if min_trade:
-                trade &= size >= min_trade
-            shares[:, j + 1] = np.where(trade, wanted / price, held)
+            if only is None:
+                wanted = target * value
+                change = wanted - holding
+                size = np.abs(change) / abs(value)
+                if band is None:
+                    limit: FloatArray | float = TRADE_EPSILON
+                elif relative:
+                    limit = np.maximum(band * np.abs(target), TRADE_EPSILON)
+                else:
+                    limit = max(band, TRADE_EPSILON)
+                trade = size > limit
+                if min_trade:
+                    trade &= size >= min_trade
+                if forced is not None:
+                    trade |= forced & (size > TRADE_EPSILON)
+                after = np.where(trade, wanted / price, held)
+            else:  # a stop's exit: sell what it takes out, keep the rest
+                trade, change = only, -holding
+                after = np.where(only, 0.0, held)
             moved = change[trade]
             traded = np.abs(moved)
             n_traded = len(traded)
             traded_sum = float(traded.sum())
             bps, fixed = cost_rate * traded_sum, commission * n_traded
             cost = bps + fixed
-            kinds[BPS, j], kinds[COMMISSION, j] = bps / value, fixed / value
+            paid = np.zeros(len(COST_KINDS))
+            paid[BPS], paid[COMMISSION] = bps / value, fixed / value
             if has_models and n_traded:
-                per_share, spread, impact = order_costs(models, traded, price, trade, j)
+                per_share, spread, impact = order_costs(models, traded, price, trade, row)
                 cost += per_share + spread + impact
-                kinds[PER_SHARE, j] = per_share / value
-                kinds[SPREAD, j] = spread / value
-                kinds[IMPACT, j] = impact / value
+                paid[PER_SHARE] = per_share / value
+                paid[SPREAD] = spread / value
+                paid[IMPACT] = impact / value
             cash -= float(moved.sum()) + cost
-            cash_after[j + 1] = cash
+            if stops is not None:
+                stops.traded(held, after, price, at)
+            held = after
+            columns.append(after)
+            cash_after.append(cash)
             if book is not None:
-                book.cash[exec_positions[j] - start] = cash
-            turnover[j] = traded_sum / value
-            trades[j] = n_traded
+                book.cash[at - start] = cash
+            done.append(at)
+            turnover.append(traded_sum / value)
+            trades.append(n_traded)
+            kinds.append(paid)
+            since = at
         if book is not None:
-            book.accrue(cash, shares[:, n_exec], int(seg_start[-1]), n - 1)
+            book.accrue(cash, held, since, n - 1)
 
-        holdings = np.repeat(shares, seg_length, axis=1)
+        positions = np.array(done, dtype=np.int64)
+        seg_start = np.concatenate([[start], positions])
+        seg_length = np.diff(seg_start, append=n)
+        holdings = np.repeat(np.column_stack(columns), seg_length, axis=1)
         holdings *= closes[:, start:]
         if book is not None:
             cash_daily = book.cash
         else:
-            cash_daily = daily_cash(cash_after, seg_start, seg_length, daily_cash_rate)
+            cash_daily = daily_cash(np.array(cash_after), seg_start, seg_length, daily_cash_rate)
         value_daily = holdings.sum(axis=0)
         value_daily += cash_daily
         holdings /= value_daily
         previous = np.concatenate([[initial_capital], value_daily[:-1]])
         returns = value_daily / previous
         returns -= 1.0
-        at = exec_positions - start
+        at_out = positions - start
+        paid_all = np.array(kinds).reshape(-1, len(COST_KINDS)).T
         breakdown = np.zeros((len(COST_KINDS), n_out))
-        breakdown[:, at] = kinds
+        breakdown[:, at_out] = paid_all
         if book is not None:
             # Accruals are over the previous close's value, the book they are charged on.
             breakdown[BORROW] = book.borrow / previous
             breakdown[FINANCING] = book.financing / previous
-    out = daily_outputs(returns, holdings, value_daily, at, turnover, kinds.sum(axis=0), trades)
+    out = daily_outputs(
+        returns,
+        holdings,
+        value_daily,
+        at_out,
+        np.array(turnover),
+        paid_all.sum(axis=0),
+        np.array(trades, dtype=np.int64),
+    )
     if out.ruined_at >= 0:
         breakdown[:, out.ruined_at + 1 :] = 0.0
     out.costs[:] = breakdown.sum(axis=0)
-    return replace(out, cost_breakdown=breakdown)
+    exits = None
+    if stops is not None:
+        exits = np.array(stops.events, dtype=np.int64).reshape(-1, 3)
+        exits[:, 0] -= start
+        if out.ruined_at >= 0:
+            exits = exits[exits[:, 0] <= out.ruined_at]
+    return replace(out, cost_breakdown=breakdown, stop_exits=exits)
 
 
 class _Book:

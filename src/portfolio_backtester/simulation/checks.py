@@ -15,21 +15,28 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import DataError, ScenarioError, did_you_mean
+from ._validate import (
+    BAND_TYPES,
+    EXECUTIONS,
+    REBALANCE_WHEN,
+    STOP_UNITS,
+    check_cost_models,
+    check_rebalance,
+    check_settings,
+    check_stops,
+)
 
 __all__ = [
     "BAND_TYPES",
     "EXECUTIONS",
     "REBALANCE_WHEN",
+    "STOP_UNITS",
     "PreparedPrices",
     "Settings",
     "half_spread_rates",
     "prepare_prices",
     "prepare_targets",
 ]
-
-EXECUTIONS = ("close", "next_open")
-REBALANCE_WHEN = ("schedule", "target_change")
-BAND_TYPES = ("absolute", "relative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +75,19 @@ class Settings:
     """Annual fee on the short value, accrued daily on the previous close's book."""
     financing_rate: float = 0.0
     """Annual fee on negative cash, on top of ``cash_rate``, accrued likewise."""
+    stop_loss: float | None = None
+    """Distance of each position's stop-loss from its entry price (None: off)."""
+    take_profit: float | None = None
+    """Distance of its take-profit from the entry price (None: off)."""
+    trailing_stop: float | None = None
+    """Distance of its trailing stop from its best price since entry (None: off)."""
+    stop_unit: Literal["fraction", "atr"] = "fraction"
+    """Stop distances as fractions of the price (0.1: 10 %) or multiples of the ATR."""
+    atr_window: int = 14
+    """Days of the average true range of ``stop_unit="atr"``."""
 
     def __post_init__(self) -> None:
-        _check_settings(
+        check_settings(
             cost_bps=self.cost_bps,
             commission=self.commission,
             initial_capital=self.initial_capital,
@@ -78,13 +95,18 @@ class Settings:
             cash_rate=self.cash_rate,
             max_gross_leverage=self.max_gross_leverage,
         )
-        _check_rebalance(self.rebalance_when, self.band, self.band_type, self.min_trade)
-        _check_cost_models(self)
+        check_rebalance(self.rebalance_when, self.band, self.band_type, self.min_trade)
+        check_cost_models(self)
+        check_stops(self)
 
     @property
     def trades_every_asset(self) -> bool:
         """Whether each execution trades every asset to its target (the fast kernel's rule)."""
         return self.band is None and self.min_trade == 0.0
+
+    @property
+    def has_stops(self) -> bool:
+        return any(v is not None for v in (self.stop_loss, self.take_profit, self.trailing_stop))
 
     @property
     def has_cost_models(self) -> bool:
@@ -120,21 +142,47 @@ class PreparedPrices:
     opens_missing: bool
     volumes: npt.NDArray[np.float64] | None = None
     """``(m, n)`` shares traded each day (NaN: unknown), for the impact model."""
+    highs: npt.NDArray[np.float64] | None = None
+    """``(m, n)`` daily highs (NaN: unknown), for stops; given with ``lows``."""
+    lows: npt.NDArray[np.float64] | None = None
 
 
 def prepare_prices(
     prices: pd.DataFrame,
     open_prices: pd.DataFrame | None = None,
     volume: pd.DataFrame | None = None,
+    high: pd.DataFrame | None = None,
+    low: pd.DataFrame | None = None,
 ) -> PreparedPrices:
-    """Check ``prices`` (and ``open_prices``, ``volume`` if given) once; see :func:`simulate`."""
+    """Check ``prices`` (and ``open_prices``, ``volume``, ``high`` and ``low`` if given)
+    once; see :func:`simulate`."""
     closes, closes_missing = _price_array(prices, "prices")
     opens, opens_missing = (None, False)
     if open_prices is not None:
         opens, opens_missing = _open_array(open_prices, prices)
     volumes = None if volume is None else _volume_array(volume, prices)
+    if (high is None) != (low is None):
+        raise DataError("give both high and low prices, or neither")
+    highs = lows = None
+    if high is not None and low is not None:
+        highs = _aligned_array(high, prices, "high")[0]
+        lows = _aligned_array(low, prices, "low")[0]
+        if bool((lows > highs).any()):
+            cols, rows = np.nonzero(lows > highs)
+            raise DataError(
+                f"low is above high for {prices.columns[cols[0]]!r} on "
+                f"{prices.index[rows[0]]}; check the file's high and low columns"
+            )
     return PreparedPrices(
-        prices.index, prices.columns, closes, closes_missing, opens, opens_missing, volumes
+        prices.index,
+        prices.columns,
+        closes,
+        closes_missing,
+        opens,
+        opens_missing,
+        volumes,
+        highs,
+        lows,
     )
 
 
@@ -195,86 +243,6 @@ def prepare_targets(
     targets = np.zeros((len(price_columns), len(positions)))
     targets[column_positions] = values.T[:, order]
     return positions[order], targets
-
-
-def _check_settings(
-    *,
-    cost_bps: float,
-    commission: float,
-    initial_capital: float,
-    execution: str,
-    cash_rate: float,
-    max_gross_leverage: float | None,
-) -> None:
-    if execution not in EXECUTIONS:
-        raise ScenarioError(
-            f"execution must be one of {', '.join(EXECUTIONS)}, got {execution!r}"
-            + did_you_mean(str(execution), EXECUTIONS)
-        )
-    for name, value in (("cost_bps", cost_bps), ("commission", commission)):
-        if not (np.isfinite(value) and value >= 0):
-            raise ScenarioError(f"{name} must be a finite number >= 0, got {value!r}")
-    if not (np.isfinite(initial_capital) and initial_capital > 0):
-        raise ScenarioError(f"initial_capital must be a positive number, got {initial_capital!r}")
-    if not np.isfinite(cash_rate):
-        raise ScenarioError(f"cash_rate must be a finite annual rate, got {cash_rate!r}")
-    if max_gross_leverage is not None and not (
-        np.isfinite(max_gross_leverage) and max_gross_leverage > 0
-    ):
-        raise ScenarioError(
-            f"max_gross_leverage must be a positive number or None, got {max_gross_leverage!r}"
-        )
-
-
-def _check_rebalance(when: str, band: float | None, band_type: str, min_trade: float) -> None:
-    for name, value, allowed in (
-        ("rebalance_when", when, REBALANCE_WHEN),
-        ("band_type", band_type, BAND_TYPES),
-    ):
-        if value not in allowed:
-            raise ScenarioError(
-                f"{name} must be one of {', '.join(allowed)}, got {value!r}"
-                + did_you_mean(str(value), allowed)
-            )
-    if band is not None and not (np.isfinite(band) and band >= 0):
-        raise ScenarioError(f"band must be a finite number >= 0 or None, got {band!r}")
-    if not (np.isfinite(min_trade) and 0 <= min_trade <= 1):
-        raise ScenarioError(
-            f"min_trade must be a fraction of the portfolio's value in [0, 1], got {min_trade!r}"
-        )
-
-
-def _check_cost_models(settings: Settings) -> None:
-    """Rates and bounds of the cost models, each named with its fix."""
-    for name in ("per_share", "per_share_min", "impact", "borrow_rate", "financing_rate"):
-        value = getattr(settings, name)
-        if not (np.isfinite(value) and value >= 0):
-            raise ScenarioError(
-                f"{name} must be a finite number >= 0, got {value!r}; use 0 to turn it off"
-            )
-    for name in ("per_share_max", "per_share_max_fraction"):
-        value = getattr(settings, name)
-        if value is not None and not (np.isfinite(value) and value > 0):
-            raise ScenarioError(
-                f"{name} must be a positive number or None (no maximum), got {value!r}"
-            )
-    low, high = settings.per_share_min, settings.per_share_max
-    if high is not None and low > high:
-        raise ScenarioError(
-            f"per_share_min ({low!r}) is above per_share_max ({high!r}); lower the minimum "
-            "or raise the maximum"
-        )
-    spread = settings.half_spread_bps
-    for ticker, bps in spread.items() if isinstance(spread, Mapping) else [("", spread)]:
-        if not (isinstance(bps, int | float) and np.isfinite(bps) and bps >= 0):
-            where = f"half_spread_bps[{ticker!r}]" if ticker else "half_spread_bps"
-            raise ScenarioError(f"{where} must be a finite number of bps >= 0, got {bps!r}")
-    window = settings.volume_window
-    if not (isinstance(window, int) and window >= 2):
-        raise ScenarioError(
-            f"volume_window must be a whole number of days >= 2 (a volatility needs two "
-            f"returns), got {window!r}"
-        )
 
 
 def half_spread_rates(
@@ -381,11 +349,20 @@ def _open_array(
         raise ScenarioError(
             'execution="next_open" needs open_prices; pass them or use execution="close"'
         )
-    if not open_prices.index.equals(prices.index):
-        raise DataError("open_prices must have exactly the dates of prices (same index)")
-    missing = prices.columns.difference(open_prices.columns)
+    return _aligned_array(open_prices, prices, "open_prices")
+
+
+def _aligned_array(
+    frame: pd.DataFrame, prices: pd.DataFrame, what: str
+) -> tuple[npt.NDArray[np.float64], bool]:
+    """Another price field aligned to ``prices``' dates and columns, as :func:`_price_array`."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
+    if not frame.index.equals(prices.index):
+        raise DataError(f"{what} must have exactly the dates of prices (same index)")
+    missing = prices.columns.difference(frame.columns)
     if len(missing):
-        raise DataError(f"open_prices lacks columns of prices: {missing.tolist()}")
-    if not open_prices.columns.equals(prices.columns):
-        open_prices = open_prices.reindex(columns=prices.columns)
-    return _price_array(open_prices, "open_prices")
+        raise DataError(f"{what} lacks columns of prices: {missing.tolist()}")
+    if not frame.columns.equals(prices.columns):
+        frame = frame.reindex(columns=prices.columns)
+    return _price_array(frame, what)

@@ -65,6 +65,15 @@ assets trade to ``w`` times the pre-cost value as usual; cash takes the differen
 costs are charged on what is traded only. The rules apply to the first rebalance too
 (out of cash, ``d = 0``).
 
+*Stops* (off by default; see :mod:`._stops` for the levels): ``stop_loss``,
+``take_profit`` and ``trailing_stop`` per position, as fractions of the price or, with
+``stop_unit="atr"``, multiples of the ``atr_window``-day average true range (needs ``high``
+and ``low``). Each day a position is held at the close it is checked on the close, or on
+the day's low and high when ``high`` and ``low`` are given; one hit on day t exits the
+way a target dated t trades (t's close, or the next open with ``"next_open"``), the rest
+of the book untouched, and the asset stays flat until its target changes.
+:attr:`SimulationResult.stop_exits` lists the exits.
+
 *Missing prices.* A ``NaN`` price means the asset cannot be traded that day: its target is
 forced to 0 (a holding is sold at its last known price). A held asset whose price goes
 missing keeps its last price (return 0) until a price returns. With ``"next_open"`` both
@@ -90,7 +99,6 @@ later loss into a gain.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -99,9 +107,10 @@ import pandas as pd
 
 from ..constants import TRADING_DAYS_PER_YEAR
 from ..errors import DataError, ScenarioError
-from . import _costs, _kernel, _rules
+from . import _costs, _kernel, _rules, _stops
 from ._costs import COST_KINDS
 from .checks import EXECUTIONS, PreparedPrices, Settings, prepare_prices, prepare_targets
+from .result import SimulationResult, build_result, empty_result
 
 __all__ = [
     "COST_KINDS",
@@ -111,49 +120,6 @@ __all__ = [
     "simulate_range",
     "simulate_range_arrays",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class SimulationResult:
-    """Daily outputs indexed by ``prices.index`` from the first rebalance date on.
-
-    ``returns``: portfolio simple returns. ``weights``: end-of-day holdings over portfolio
-    value, columns ``prices.columns``. ``turnover``: ``sum |traded value|`` over the
-    pre-cost value (0 on days without trades). ``costs``: costs over the same value (and
-    accrued fees over the previous close's value). ``trades``: number of assets traded
-    (int). :attr:`cost_breakdown`: ``costs`` split by kind.
-    """
-
-    returns: pd.Series
-    weights: pd.DataFrame
-    turnover: pd.Series
-    costs: pd.Series
-    trades: pd.Series
-    ruined_on: pd.Timestamp | None = None
-    """The day the portfolio's value reached zero or below: it lost everything that day
-    (a return of -100%) and held nothing after it."""
-    _breakdown: npt.NDArray[np.float64] | None = field(default=None, repr=False, compare=False)
-    """``(kinds, n)`` each kind's daily costs; None when only ``cost_bps`` and
-    ``commission`` were charged (then the split follows from ``turnover``)."""
-    _cost_rate: float = field(default=0.0, repr=False, compare=False)
-    """``cost_bps / 1e4``, for that split."""
-
-    @property
-    def cost_breakdown(self) -> pd.DataFrame:
-        """``costs`` split by kind: columns :data:`COST_KINDS` (``bps, commission,
-        per_share, spread, impact, borrow, financing``), summing to ``costs`` within
-        rounding. Built when asked for: most callers (an optimiser's windows) never do."""
-        breakdown = self._breakdown
-        if breakdown is None:
-            turnover, costs = self.turnover.to_numpy(), self.costs.to_numpy()
-            breakdown = np.zeros((len(COST_KINDS), len(costs)))
-            breakdown[_costs.BPS] = self._cost_rate * turnover
-            breakdown[_costs.COMMISSION] = costs - breakdown[_costs.BPS]
-        else:
-            breakdown = breakdown.copy()  # the frame is the caller's to change
-        return pd.DataFrame(
-            breakdown.T, index=self.costs.index, columns=pd.Index(COST_KINDS), copy=False
-        )
 
 
 def simulate(
@@ -182,6 +148,13 @@ def simulate(
     borrow_rate: float = 0.0,
     financing_rate: float = 0.0,
     volume: pd.DataFrame | None = None,
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
+    trailing_stop: float | None = None,
+    stop_unit: Literal["fraction", "atr"] = "fraction",
+    atr_window: int = 14,
+    high: pd.DataFrame | None = None,
+    low: pd.DataFrame | None = None,
 ) -> SimulationResult:
     """Hold ``target_weights`` through ``prices``; see the module docstring for the rules.
 
@@ -189,8 +162,8 @@ def simulate(
     ``target_weights``: rows are rebalance dates (a subset of ``prices.index``), columns a
     subset of ``prices.columns`` (missing columns are 0). ``open_prices`` is required for
     ``execution="next_open"`` and ignored otherwise. ``volume``: shares traded per day,
-    shaped as ``prices`` (NaN: unknown), required for ``impact``. Inputs are never
-    modified and may be read-only.
+    shaped as ``prices`` (NaN: unknown), required for ``impact``; ``high`` and ``low``
+    likewise, for stops. Inputs are never modified and may be read-only.
     """
     settings = Settings(
         cost_bps=cost_bps,
@@ -213,18 +186,26 @@ def simulate(
         volume_window=volume_window,
         borrow_rate=borrow_rate,
         financing_rate=financing_rate,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+        trailing_stop=trailing_stop,
+        stop_unit=stop_unit,
+        atr_window=atr_window,
     )
+    stops = settings.has_stops
     market = prepare_prices(
         prices,
         open_prices if execution == "next_open" else None,
         volume if impact > 0 else None,
+        high if stops else None,
+        low if stops else None,
     )
     positions, targets = prepare_targets(target_weights, market)
     if len(positions) == 0:
-        return _empty_result(prices)
+        return empty_result(prices)
     last = len(market.index) - 1
     first, out = _simulate_arrays(market, positions, targets, 0, last, settings)
-    return _result(market, first, last, out, settings.cost_bps / 1e4)
+    return build_result(market, first, last, out, settings.cost_bps / 1e4)
 
 
 def simulate_range(
@@ -244,7 +225,7 @@ def simulate_range(
     window may reach before ``start``: that history is known, and a slice would lack it.)
     """
     first, out = simulate_range_arrays(market, positions, targets, start, end, settings)
-    return _result(market, first, end, out, settings.cost_bps / 1e4)
+    return build_result(market, first, end, out, settings.cost_bps / 1e4)
 
 
 def simulate_range_arrays(
@@ -335,10 +316,16 @@ def _simulate_arrays(
         daily_cash_rate=float(settings.cash_rate) / TRADING_DAYS_PER_YEAR,
     )
     arrays = (filled_closes, exec_prices, exec_positions, cleaned, start, terms)
-    if settings.trades_every_asset and not settings.has_cost_models:
+    if settings.trades_every_asset and not (settings.has_cost_models or settings.has_stops):
         out = _kernel.run(*arrays)
     else:
-        models = _costs.resolve(market, settings, exec_positions + first)
+        stops = None
+        rows = exec_positions + first
+        if settings.has_stops:
+            exit_prices = filled_closes if settings.execution == "close" else filled_opens
+            stops = _stops.stop_book(market, settings, first, last, filled_closes, exit_prices)
+            rows = np.arange(first + start, last + 1)  # costs by day: exits fall on any
+        models = _costs.resolve(market, settings, rows)
         try:
             out = _rules.run_executions(
                 *arrays,
@@ -346,14 +333,22 @@ def _simulate_arrays(
                 relative=settings.band_type == "relative",
                 min_trade=float(settings.min_trade),
                 models=models,
+                stops=stops,
             )
         except _costs.ImpactUndefinedError as exc:
-            day = market.index[first + int(exec_positions[exc.execution])]
+            day = market.index[int(rows[exc.execution])]
             raise DataError(
                 f"the impact model cannot price the trade in {market.columns[exc.asset]!r} "
                 f"on {day:%Y-%m-%d}: it needs two returns and some volume in the "
                 f"{settings.volume_window} days before; start the targets later or shorten "
                 "volume_window"
+            ) from None
+        except _stops.StopUndefinedError as exc:
+            day = market.index[first + exc.position]
+            raise DataError(
+                f"the ATR stop of the position in {market.columns[exc.asset]!r} opened on "
+                f"{day:%Y-%m-%d} has no high and low in the {settings.atr_window} days "
+                "before; start the targets later or use stop_unit: fraction"
             ) from None
     if out.overflow_at >= 0:
         day = market.index[first + start + out.overflow_at]
@@ -363,34 +358,3 @@ def _simulate_arrays(
             "the price file's units"
         )
     return first + start, out
-
-
-def _result(
-    market: PreparedPrices, first: int, last: int, out: _kernel.KernelOutput, cost_rate: float
-) -> SimulationResult:
-    index = market.index[first : last + 1]
-    return SimulationResult(
-        returns=pd.Series(out.returns, index=index, name="returns", copy=False),
-        # The transpose is a view whose memory order is pandas' own block layout.
-        weights=pd.DataFrame(out.weights.T, index=index, columns=market.columns, copy=False),
-        turnover=pd.Series(out.turnover, index=index, name="turnover", copy=False),
-        costs=pd.Series(out.costs, index=index, name="costs", copy=False),
-        trades=pd.Series(out.trades, index=index, name="trades", copy=False),
-        ruined_on=None if out.ruined_at < 0 else pd.Timestamp(index[out.ruined_at]),
-        _breakdown=out.cost_breakdown,
-        _cost_rate=cost_rate,
-    )
-
-
-def _empty_result(prices: pd.DataFrame) -> SimulationResult:
-    index = prices.index[:0]
-    return SimulationResult(
-        returns=pd.Series(np.zeros(0), index=index, name="returns"),
-        weights=pd.DataFrame(
-            np.zeros((0, len(prices.columns))), index=index, columns=prices.columns
-        ),
-        turnover=pd.Series(np.zeros(0), index=index, name="turnover"),
-        costs=pd.Series(np.zeros(0), index=index, name="costs"),
-        trades=pd.Series(np.zeros(0, dtype=np.int64), index=index, name="trades"),
-        _breakdown=np.zeros((len(COST_KINDS), 0)),
-    )

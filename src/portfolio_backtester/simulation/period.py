@@ -41,6 +41,13 @@ class PeriodSimulator:
                 "a volume column (long, or one ticker's OHLCV), or remove costs.impact"
             )
         per_share = costs.per_share
+        stops = portfolio.stops
+        ranges = stops.active and stops.use_high_low and data.high is not None
+        if stops.active and stops.unit == "atr" and not ranges:
+            raise ScenarioError(
+                "portfolio.stops with unit: atr needs daily highs and lows and the data have "
+                "none; give a file with high and low columns, or use unit: fraction"
+            )
         self.settings = Settings(
             cost_bps=costs.cost_bps,
             commission=costs.commission,
@@ -62,9 +69,20 @@ class PeriodSimulator:
             volume_window=20 if costs.impact is None else costs.impact.window,
             borrow_rate=costs.borrow_rate,
             financing_rate=costs.financing_rate,
+            stop_loss=stops.stop_loss,
+            take_profit=stops.take_profit,
+            trailing_stop=stops.trailing_stop,
+            stop_unit=stops.unit,
+            atr_window=stops.atr_window,
         )
         opens = data.open if portfolio.execution == "next_open" else None
-        self.market = prepare_prices(data.daily, opens, data.volume if impact > 0 else None)
+        self.market = prepare_prices(
+            data.daily,
+            opens,
+            data.volume if impact > 0 else None,
+            data.high if ranges else None,
+            data.low if ranges else None,
+        )
         self.positions, self.targets = prepare_targets(weights, self.market)
 
     def simulate(self, start: int, end: int) -> SimulationResult:
