@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ._identity_cache import cached_on
 from .config import Scenario, load_scenario
 from .data import OptimizationData, build_optimization_data, load_market_data
 from .errors import DataError, ScenarioError, StrategyError
@@ -193,25 +193,15 @@ def run_backtest(
     )
 
 
-_BENCHMARK_METRICS: dict[int, dict[tuple[pd.Timestamp, pd.Timestamp, int, float], Any]] = {}
-"""The benchmark's metrics per data set (by the identity of its benchmark frame, dropped
-with it) and period: the same for every backtest of a loop, so computed once."""
-
-
 def _benchmark_metrics(
     data: OptimizationData, returns: pd.Series | None, rf: float
 ) -> dict[str, float] | None:
     if returns is None:
         return None
-    key = (returns.index[0], returns.index[-1], len(returns), rf)
-    frame = data.benchmark
-    cache = _BENCHMARK_METRICS.get(id(frame))
-    if cache is None:
-        cache = _BENCHMARK_METRICS[id(frame)] = {}
-        weakref.finalize(frame, _BENCHMARK_METRICS.pop, id(frame), None)
-    if key not in cache:
-        cache[key] = compute_metrics(returns, None, risk_free_rate=rf)
-    return dict(cache[key])
+    # The same for every backtest of a loop over one data set: computed once per period.
+    key = ("benchmark metrics", returns.index[0], returns.index[-1], len(returns), rf)
+    metrics = cached_on(data, key, lambda: compute_metrics(returns, None, risk_free_rate=rf))
+    return dict(metrics)
 
 
 def _simulated_trades(simulator: PeriodSimulator, simulation: SimulationResult) -> pd.DataFrame:

@@ -34,7 +34,7 @@ class WalkForwardWindow:
         return cls(**{key: pd.Timestamp(value) for key, value in values.items()})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class OptimizationData:
     """All market data a backtest or a trial needs, built once per run.
 

@@ -27,16 +27,16 @@ a monthly strategy costs a twentieth of the daily one.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from ..simulation._kernel import TRADE_EPSILON, fill_open_close, fill_prices
 from ..simulation._stops import STOP_RULES
+from ._trade_statistics import trade_statistics
 
-__all__ = ["TRADE_COLUMNS", "count_trades", "trade_list", "trade_statistics"]
+__all__ = ["TRADE_COLUMNS", "count_trades", "trade_list", "trade_statistics", "typed_labels"]
+
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -106,9 +106,9 @@ def trade_list(
         keys = pd.MultiIndex.from_arrays([trades["asset"], trades["exit_date"]])
         found = rules.reindex(keys).to_numpy()
         stopped = pd.notna(found) & ~trades["open"].to_numpy()
-        reasons = trades["exit_reason"].to_numpy(dtype=object)
-        reasons[stopped] = found[stopped]
-        trades["exit_reason"] = reasons
+        codes = trades["exit_reason"].cat.codes.to_numpy().copy()
+        codes[stopped] = _REASONS.get_indexer(found[stopped])
+        trades["exit_reason"] = pd.Categorical.from_codes(codes, categories=_REASONS)
     return trades
 
 
@@ -176,48 +176,6 @@ def _trade_frame(
         pnl,
         cost,
     )
-
-
-def trade_statistics(
-    trades: pd.DataFrame, holdings: pd.DataFrame, *, stops: bool = False
-) -> dict[str, float]:
-    """The trade list summed up, by display name; NaN where there is nothing to measure.
-
-    - "Trades": the number of trades, those still open at the end included.
-    - "Win Rate": the share of trades with a positive ``pnl`` (after their costs; open
-      trades at the last close).
-    - "Average Win" / "Average Loss": the mean ``return`` of the winning / the other trades.
-    - "Profit Factor": the winners' ``pnl`` over the losers' lost ``pnl`` (trades weighted by
-      their size; infinite when nothing was lost).
-    - "Average Holding Days": the mean number of trading days that end with the trade held.
-    - "Exposure": the share of days that end with any position.
-    - "Average Gross Exposure": the mean of ``sum |weight|`` at the close, over all days.
-    - "Stop Exits" (with ``stops``): the trades a stop closed.
-    """
-    pnl = trades["pnl"].to_numpy(dtype=np.float64)
-    trade_return = trades["return"].to_numpy(dtype=np.float64)
-    wins = pnl > 0
-    gained = float(pnl[wins].sum())
-    lost = -float(pnl[~wins].sum())
-    if lost > 0:
-        factor = gained / lost
-    else:
-        factor = math.inf if gained > 0 else math.nan
-    gross = np.abs(holdings.to_numpy(dtype=np.float64)).sum(axis=1)
-    return {
-        "Trades": float(len(pnl)),
-        "Win Rate": float(wins.mean()) if len(pnl) else math.nan,
-        "Average Win": _mean(trade_return[wins]),
-        "Average Loss": _mean(trade_return[~wins]),
-        "Profit Factor": factor,
-        "Average Holding Days": _mean(trades["holding_days"].to_numpy(dtype=np.float64)),
-        "Exposure": float((gross > 0).mean()) if len(gross) else math.nan,
-        "Average Gross Exposure": float(gross.mean()) if len(gross) else math.nan,
-    } | ({"Stop Exits": float(trades["exit_reason"].isin(STOP_RULES).sum())} if stops else {})
-
-
-def _mean(values: FloatArray) -> float:
-    return float(values.mean()) if len(values) else math.nan
 
 
 def _reading_days(returns: pd.Series, turnover: pd.Series | None) -> IntArray:
@@ -380,6 +338,19 @@ def _trade_costs(
     )
 
 
+_DIRECTIONS = pd.Index(["long", "short"])
+_REASONS = pd.Index(["open", "signal", *STOP_RULES])
+
+
+def typed_labels(trades: pd.DataFrame) -> pd.DataFrame:
+    """A trade list read back from text with its label columns as :func:`trade_list`
+    makes them (categoricals); a label it never writes becomes NaN."""
+    for column, labels in (("direction", _DIRECTIONS), ("exit_reason", _REASONS)):
+        if column in trades.columns:
+            trades[column] = pd.Categorical(trades[column], categories=labels)
+    return trades
+
+
 def _frame(
     assets: pd.Index,
     entry_dates: pd.Index,
@@ -396,7 +367,10 @@ def _frame(
     return pd.DataFrame(
         {
             "asset": assets,
-            "direction": np.where(direction < 0, "short", "long"),
+            # Categoricals: two or five labels, cheaper than a string per row.
+            "direction": pd.Categorical.from_codes(
+                (direction < 0).astype(np.int8), categories=_DIRECTIONS
+            ),
             "entry_date": entry_dates,
             "entry_price": entry_price,
             "exit_date": exit_dates,
@@ -406,6 +380,9 @@ def _frame(
             "return": trade_return,
             "pnl": pnl,
             "costs": cost,
-            "exit_reason": np.where(np.asarray(is_open, dtype=np.bool_), "open", "signal"),
+            "exit_reason": pd.Categorical.from_codes(
+                np.where(np.asarray(is_open, dtype=np.bool_), 0, 1).astype(np.int8),
+                categories=_REASONS,
+            ),
         }
     )

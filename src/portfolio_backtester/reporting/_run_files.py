@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from ..errors import DataError
+from ..metrics.trades import typed_labels
 
 __all__ = [
     "BACKTEST_FILES",
@@ -110,7 +111,7 @@ def read_trades(run_dir: Path) -> pd.DataFrame | None:
             frame[column] = pd.to_datetime(frame[column], format="%Y-%m-%d")
         except ValueError as exc:
             raise DataError(f"{run_dir}: {TRADES} has a bad {column} ({exc})") from None
-    return frame
+    return typed_labels(frame)
 
 
 def write_json(path: Path, value: Mapping[str, Any]) -> None:

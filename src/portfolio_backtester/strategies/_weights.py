@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .._identity_cache import cached_on
 from ..data import OptimizationData
 from ._base import rebalance_dates
 
@@ -23,8 +24,14 @@ TRADING_DAYS_PER_MONTH = 21
 def rebalance_rows(data: OptimizationData, frequency: str) -> tuple[pd.DatetimeIndex, IntArray]:
     """The rebalance dates and their row numbers in ``data.daily``, to gather arrays at."""
     index = cast(pd.DatetimeIndex, data.daily.index)
-    dates = rebalance_dates(index, frequency)
-    return dates, np.asarray(index.get_indexer(dates), dtype=np.intp)
+
+    def compute() -> tuple[pd.DatetimeIndex, IntArray]:
+        dates = rebalance_dates(index, frequency)
+        return dates, np.asarray(index.get_indexer(dates), dtype=np.intp)
+
+    # The same for every call on these data (a loop over parameters): computed once.
+    dates, rows = cached_on(index, ("rebalance_rows", frequency), compute)
+    return dates, rows.copy()
 
 
 def daily_prices(data: OptimizationData) -> FloatArray:
