@@ -172,11 +172,13 @@ def reference_simulate(
         assert ranges, "no true range to set an ATR stop with"
         return sum(ranges) / len(ranges)
 
-    def positions_after(before: list[float], day: int) -> None:
-        """Open and close positions after a trade (entry at the trade's price)."""
+    def positions_after(before: list[float], day: int, reentered: list[int] | None = None) -> None:
+        """Open and close positions after a trade (entry at the trade's price); an asset
+        whose stop fired on this rebalance and is held after it is a new position."""
         for i in range(n_assets):
             new = (shares[i] > 0) - (shares[i] < 0)
-            if new != 0 and new != (before[i] > 0) - (before[i] < 0):
+            again = reentered is not None and i in reentered
+            if new != 0 and (again or new != (before[i] > 0) - (before[i] < 0)):
                 price = last_price[i]
                 assert price is not None
                 entry[i] = best[i] = price
@@ -190,8 +192,8 @@ def reference_simulate(
         """The rule a held position hits at day's close (or range), then its best price."""
         close = last_price[i]
         assert close is not None
-        lo = close if lows is None or math.isnan(lows[day][i]) else lows[day][i]
-        hi = close if highs is None or math.isnan(highs[day][i]) else highs[day][i]
+        lo = close if lows is None or math.isnan(lows[day][i]) else min(lows[day][i], close)
+        hi = close if highs is None or math.isnan(highs[day][i]) else max(highs[day][i], close)
         s = side[i]
         adverse, favourable = (lo, hi) if s > 0 else (hi, lo)
         rule = None
@@ -259,12 +261,12 @@ def reference_simulate(
             if forced:  # nothing to rebalance, but a stop's exit to make
                 return sell(forced, day)
             return 0.0, [0.0] * len(KINDS), 0
-        in_force[:] = weights
+        in_force[:] = wanted  # as the strategy asked: cleaning is no change of mind
         weights = list(weights)
         for i in range(n_assets):
             ref = kept_out[i]
             if ref is not None:
-                if abs(weights[i] - ref) <= TRADE_EPSILON:
+                if abs(wanted[i] - ref) <= TRADE_EPSILON:
                     weights[i] = 0.0  # still out: the strategy has not changed its mind
                 else:
                     kept_out[i] = None
@@ -295,7 +297,7 @@ def reference_simulate(
             shares[i] = wanted_value / price if weights[i] != 0.0 and price is not None else 0.0
         cash -= sum(paid)
         if stops_on:
-            positions_after(before, day)
+            positions_after(before, day, forced)
         return traded_value / value, [p / value for p in paid], traded_assets
 
     def accrue() -> list[float]:
@@ -400,5 +402,6 @@ def reference_simulate(
         costs=pd.Series(out_costs, index=index, dtype="float64"),
         trades=pd.Series(out_trades, index=index, dtype="int64"),
         stop_exits=stop_exits,
+        ruined_on=None if ruin_day == len(dates) else pd.Timestamp(dates[ruin_day]),
         _breakdown=np.array(out_kinds, dtype=np.float64).reshape(-1, len(KINDS)).T,
     )

@@ -34,6 +34,7 @@ def assert_same_result(actual: SimulationResult, expected: SimulationResult) -> 
         actual.cost_breakdown.to_numpy() - expected.cost_breakdown.to_numpy()
     )
     assert breakdown_difference.max(initial=0.0) <= TOLERANCE, "cost_breakdown"
+    assert actual.ruined_on == expected.ruined_on
     if expected.stop_exits is None:
         assert actual.stop_exits is None
     else:

@@ -195,3 +195,50 @@ def test_prices_after_a_day_never_change_results_or_stops_up_to_that_day(
         after.stop_exits[after.stop_exits["date"] <= cut].reset_index(drop=True),
         before.stop_exits[before.stop_exits["date"] <= cut].reset_index(drop=True),
     )
+
+
+def test_a_stop_on_a_rebalance_that_takes_the_asset_back_sets_new_levels() -> None:
+    """Day 2's close (89) hits the 10 % stop and day 2 is a rebalance to a new target for
+    A: the stop's exit and the re-entry net out into one order, and the new position's
+    stop is 10 % below 89, which 89.5 does not reach."""
+    index = DAYS[:5]
+    prices = pd.DataFrame({"A": [100.0, 95.0, 89.0, 89.5, 95.0], "B": [100.0] * 5}, index=index)
+    targets = pd.DataFrame({"A": [1.0, 0.5], "B": [0.0, 0.0]}, index=index[[0, 2]])
+    result = simulate(prices, targets, stop_loss=0.1)
+    assert result.stop_exits is not None
+    assert result.stop_exits["date"].tolist() == [index[2]]
+    assert (result.weights["A"].iloc[2:] > 0).all()
+    np.testing.assert_allclose(result.weights["A"].iloc[2], 0.5)
+
+
+def test_a_missing_price_or_a_leverage_cap_does_not_bring_a_stopped_asset_back() -> None:
+    """Only the strategy's own target decides the return: a day the asset cannot trade
+    (its cleaned weight is 0) or a cap that rescales every weight is no change of mind."""
+    prices = pd.DataFrame({"A": [100.0, 89.0, 90.0, np.nan, 91.0, 92.0], "B": [100.0] * 6})
+    prices.index = DAYS
+    targets = pd.DataFrame({"A": [0.5] * 6, "B": [0.5] * 6}, index=DAYS)
+    gap = simulate(prices, targets, stop_loss=0.1)
+    np.testing.assert_allclose(gap.weights["A"], [0.5, 0.0, 0.0, 0.0, 0.0, 0.0])
+    capped_prices = prices.fillna(90.5)
+    capped_targets = pd.DataFrame({"A": [1.0] * 6, "B": [1.0] * 3 + [0.5] * 3}, index=DAYS)
+    capped = simulate(capped_prices, capped_targets, stop_loss=0.1, max_gross_leverage=1.0)
+    np.testing.assert_allclose(capped.weights["A"], [0.5, 0.0, 0.0, 0.0, 0.0, 0.0])
+    # The cap scales what was asked (1 and 0.5 to 2/3 and 1/3); A's share stays in cash.
+    np.testing.assert_allclose(capped.weights["B"].iloc[3:], 1 / 3)
+
+
+def test_a_ruined_portfolio_sets_no_stop_after_its_ruin() -> None:
+    """After the value reaches zero nothing is held: a position the targets would open
+    later, where no ATR could be measured, is not refused."""
+    index = DAYS[:4]
+    prices = pd.DataFrame({"A": [100.0, 40.0, 40.0, 40.0], "B": [100.0] * 4}, index=index)
+    high, low = prices + 1.0, prices - 1.0
+    high["B"] = low["B"] = np.nan
+    targets = pd.DataFrame({"A": [2.0, 0.0], "B": [0.0, 1.0]}, index=index[[0, 2]])
+    kwargs: dict[str, Any] = {"stop_unit": "atr", "atr_window": 3, "high": high, "low": low}
+    result = simulate(prices, targets, stop_loss=2.0, **kwargs)
+    assert result.ruined_on == index[1]
+    np.testing.assert_allclose(result.returns, [0.0, -1.0, 0.0, 0.0])
+    # Without the ruin the same position is refused, with the day and the fix.
+    with pytest.raises(DataError, match="ATR stop of the position in 'B' opened on 2022-01-05"):
+        simulate(prices.assign(A=100.0), targets, stop_loss=2.0, **kwargs)

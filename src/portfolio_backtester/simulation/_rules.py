@@ -37,7 +37,7 @@ from ._kernel import (
     daily_cash,
     daily_outputs,
 )
-from ._stops import StopBook
+from ._stops import StopBook, StopUndefinedError
 
 __all__ = ["changed_targets", "run_executions"]
 
@@ -67,6 +67,7 @@ def run_executions(
     min_trade: float,
     models: CostModels,
     stops: StopBook | None = None,
+    asked: FloatArray | None = None,
 ) -> KernelOutput:
     """:func:`._kernel.run` where an execution trades only the assets that need it and
     pays the cost ``models``; the output carries each kind's daily costs.
@@ -81,7 +82,8 @@ def run_executions(
     With ``stops``, the days between executions are checked for stops
     (:class:`._stops.StopBook`), and each stop's exit is an execution of its own that
     sells the assets it takes out; the cost models' per-execution arrays are then by day
-    (row ``position - start``) rather than by scheduled execution.
+    (row ``position - start``) rather than by scheduled execution. ``asked``: the targets
+    before cleaning, ``(m, J)`` as ``targets``, which decide when a stopped asset returns.
     """
     initial_capital, cost_rate = terms.initial_capital, terms.cost_rate
     commission, daily_cash_rate = terms.commission, terms.daily_cash_rate
@@ -116,7 +118,9 @@ def run_executions(
                 price = stops.exit_prices[:, at]
             elif scheduled >= 0:
                 at, price, only = scheduled, exec_prices[:, j], None
-                target = targets[:, j] if stops is None else stops.admit(targets[:, j])
+                target = targets[:, j]
+                if stops is not None:
+                    target = stops.admit(target, targets[:, j] if asked is None else asked[:, j])
                 if exit_ is not None:  # a stop's exit on a rebalance: no band keeps it
                     forced = exit_[1]
                 j += 1
@@ -164,7 +168,7 @@ def run_executions(
                 paid[IMPACT] = impact / value
             cash -= float(moved.sum()) + cost
             if stops is not None:
-                stops.traded(held, after, price, at)
+                stops.traded(held, after, price, at, forced)
             held = after
             columns.append(after)
             cash_after.append(cash)
@@ -219,6 +223,10 @@ def run_executions(
         exits[:, 0] -= start
         if out.ruined_at >= 0:
             exits = exits[exits[:, 0] <= out.ruined_at]
+        if stops.undefined is not None:  # after a ruin nothing is held: no stop to set
+            at, asset = stops.undefined
+            if out.ruined_at < 0 or at - start <= out.ruined_at:
+                raise StopUndefinedError(at, asset)
     return replace(out, cost_breakdown=breakdown, stop_exits=exits)
 
 

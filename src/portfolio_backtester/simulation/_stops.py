@@ -10,13 +10,17 @@ is the best price since the entry (highest for a long, lowest for a short) up to
 before the one checked. In multiples of the average true range (``unit="atr"``) the
 distance is ``k * ATR`` instead, with the ATR of the decision day of the entry.
 
-Each day the position is held at the close is checked against its levels, on the close,
-or with highs and lows on the low (long stop-loss and trailing stop, short take-profit)
-and the high (the others). A position that hits a level on day d exits as a target dated
-d would trade: at d's close with ``execution="close"``, at the next day's open with
-``"next_open"``. The rest of the portfolio keeps its shares and the proceeds stay in cash.
-The asset stays out until the strategy's target for it changes from the one in force when
-the stop fired: while that target is unchanged, a rebalance leaves the asset flat.
+Each day that ends with the position held is checked against its levels (from the day
+after the entry when trading at the close, from the entry day when trading at the open),
+on the close, or with highs and lows on the low (long stop-loss and trailing stop, short
+take-profit) and the high (the others), the range widened to the close. A position that
+hits a level on day d exits as a target dated d would trade: at d's close with
+``execution="close"``, at the next day's open with ``"next_open"`` (so the last day is not
+checked then). The rest of the portfolio keeps its shares and the proceeds stay in cash.
+The asset stays out until the strategy's target for it, as asked before cleaning, changes
+from the one in force when the stop fired: while it is unchanged, a rebalance leaves the
+asset flat. A stop hit on a rebalance whose new target takes the asset back opens a new
+position there (one order, new levels).
 
 Arrays are laid out as in :mod:`._kernel`: ``(m, n)`` asset-major, positions local to the
 simulated range.
@@ -131,15 +135,21 @@ class StopBook:
         self.in_force = np.zeros(m)
         self.events: list[tuple[int, int, int]] = []
         """``(position, asset, rule)`` of each stop's exit, in order."""
+        self.undefined: tuple[int, int] | None = None
+        """The first ``(position, asset)`` of a position opened without an ATR."""
 
-    def admit(self, target: FloatArray) -> FloatArray:
-        """A scheduled execution's target with the assets still kept out set to 0."""
-        self.in_force = target
+    def admit(self, target: FloatArray, asked: FloatArray) -> FloatArray:
+        """A scheduled execution's target with the assets still kept out set to 0.
+
+        ``asked`` is the strategy's target before cleaning: a missing price or a leverage
+        cap that changes the cleaned weight is not the strategy changing its mind.
+        """
+        self.in_force = asked
         out = self.kept_out
         waiting = ~np.isnan(out)
         if not waiting.any():
             return target
-        same = waiting & (np.abs(target - np.where(waiting, out, 0.0)) <= TRADE_EPSILON)
+        same = waiting & (np.abs(asked - np.where(waiting, out, 0.0)) <= TRADE_EPSILON)
         out[waiting & ~same] = np.nan  # the strategy changed its mind: the asset may return
         return np.where(same, 0.0, target)
 
@@ -191,10 +201,23 @@ class StopBook:
             self.kept_out[asset] = self.in_force[asset]
         return position, mask
 
-    def traded(self, before: FloatArray, after: FloatArray, prices: FloatArray, at: int) -> None:
-        """Open and close positions after an execution at ``at`` changed shares."""
+    def traded(
+        self,
+        before: FloatArray,
+        after: FloatArray,
+        prices: FloatArray,
+        at: int,
+        reentered: BoolArray | None = None,
+    ) -> None:
+        """Open and close positions after an execution at ``at`` changed shares.
+
+        ``reentered``: assets whose stop fired on this execution's rebalance and whose new
+        target took them back: a new position, with new levels, even on the same side.
+        """
         side = np.sign(after)
         opened = (side != 0) & (side != np.sign(before))
+        if reentered is not None:
+            opened |= reentered & (side != 0)
         if opened.any():
             self.entry[opened] = prices[opened]
             self.best[opened] = prices[opened]
@@ -203,10 +226,9 @@ class StopBook:
             else:
                 decided = max(at - self.lag, 0)
                 atr = self.atr[opened, decided]
-                if np.isnan(atr).any():
-                    asset = int(np.flatnonzero(opened)[np.isnan(atr).argmax()])
-                    raise StopUndefinedError(at, asset)
-                self.scale[opened] = atr
+                self.scale[opened] = atr  # NaN never hits: refused unless after a ruin
+                if self.undefined is None and np.isnan(atr).any():
+                    self.undefined = (at, int(np.flatnonzero(opened)[np.isnan(atr).argmax()]))
         self.side = side
 
 
@@ -229,8 +251,9 @@ def stop_book(
     if market.highs is not None and market.lows is not None:
         span = slice(first, last + 1)
         high, low = market.highs[:, span], market.lows[:, span]
-        highs = np.where(np.isnan(high), closes, high)
-        lows = np.where(np.isnan(low), closes, low)
+        # The close is a price of the day: a range that misses it is widened to it.
+        highs = np.fmax(high, closes)
+        lows = np.fmin(low, closes)
         if rules.atr:  # from the whole history: the window may reach before ``first``
             atr = average_true_range(
                 market.highs[:, : last + 1],

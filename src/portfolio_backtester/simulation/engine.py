@@ -202,7 +202,7 @@ def simulate(
     )
     positions, targets = prepare_targets(target_weights, market)
     if len(positions) == 0:
-        return empty_result(prices)
+        return empty_result(prices, stops=settings.has_stops)
     last = len(market.index) - 1
     first, out = _simulate_arrays(market, positions, targets, 0, last, settings)
     return build_result(market, first, last, out, settings.cost_bps / 1e4)
@@ -222,7 +222,8 @@ def simulate_range(
     in that range, preceded by the last earlier row moved to ``start`` (decided with data
     up to then). With no earlier row the outputs start at the range's first rebalance, and
     with no rebalance at all the portfolio holds cash from ``start``. (The impact model's
-    window may reach before ``start``: that history is known, and a slice would lack it.)
+    window and an ATR stop's may reach before ``start``: that history is known, and a
+    slice would lack it; positions held on ``start`` open there, with their stops.)
     """
     first, out = simulate_range_arrays(market, positions, targets, start, end, settings)
     return build_result(market, first, end, out, settings.cost_bps / 1e4)
@@ -309,6 +310,7 @@ def _simulate_arrays(
             kept = np.flatnonzero(changed)
             exec_positions, cleaned = exec_positions[kept], _kernel.take_dates(cleaned, kept)
             exec_prices = _kernel.take_dates(exec_prices, kept)
+            targets = _kernel.take_dates(targets, kept)
     terms = _kernel.Terms(
         initial_capital=float(settings.initial_capital),
         cost_rate=float(settings.cost_bps) / 1e4,
@@ -334,6 +336,7 @@ def _simulate_arrays(
                 min_trade=float(settings.min_trade),
                 models=models,
                 stops=stops,
+                asked=targets,
             )
         except _costs.ImpactUndefinedError as exc:
             day = market.index[int(rows[exc.execution])]

@@ -91,8 +91,18 @@ def _stop_frame(
     )
 
 
-def empty_result(prices: pd.DataFrame) -> SimulationResult:
+def empty_result(prices: pd.DataFrame, *, stops: bool = False) -> SimulationResult:
     index = prices.index[:0]
+    exits = None
+    if stops:
+        none = np.zeros(0, dtype=np.int64)
+        exits = pd.DataFrame(
+            {
+                "date": index,
+                "asset": prices.columns.take(none),
+                "rule": pd.Index(_stops.STOP_RULES).take(none),
+            }
+        )
     return SimulationResult(
         returns=pd.Series(np.zeros(0), index=index, name="returns"),
         weights=pd.DataFrame(
@@ -101,5 +111,6 @@ def empty_result(prices: pd.DataFrame) -> SimulationResult:
         turnover=pd.Series(np.zeros(0), index=index, name="turnover"),
         costs=pd.Series(np.zeros(0), index=index, name="costs"),
         trades=pd.Series(np.zeros(0, dtype=np.int64), index=index, name="trades"),
+        stop_exits=exits,
         _breakdown=np.zeros((len(COST_KINDS), 0)),
     )
