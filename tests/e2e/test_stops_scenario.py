@@ -145,3 +145,26 @@ def test_bad_stops_end_with_one_error_line(
     assert len(err) == 1 and err[0].startswith("error:"), err
     assert message in err[0]
     assert not out.exists()
+
+
+def test_searching_a_stop_is_refused_with_the_reason(
+    tmp_path: Path, write_scenario: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = write_scenario(
+        {
+            "name": "stop-search",
+            "data": {"universe": ["AAPL", "KO"], "start": "2015-01-02", "end": "2018-12-31"},
+            "strategy": {"name": "simple_momentum"},
+            "portfolio": {"stops": {"stop_loss": 0.1}},
+            "optimize": {
+                "trials": 4,
+                "params": {"stops.stop_loss": {"type": "float", "low": 0.05, "high": 0.2}},
+            },
+        }
+    )
+    out = tmp_path / "run"
+    assert main(["optimize", "--scenario", str(scenario), "--output", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: optimize.params.stops.stop_loss"), err
+    assert "set them in portfolio.stops" in err[0]
+    assert not out.exists()

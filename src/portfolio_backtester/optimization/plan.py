@@ -185,6 +185,13 @@ def validate_optimization(
     """Check everything a study depends on before anything is written; return the windows."""
     config = optimize_config(scenario)
     strategy = get_strategy(scenario.strategy.name, scenario.strategy.folder)
+    for name in config.params:
+        if name.partition(".")[0] in ("stops", "portfolio"):
+            raise ScenarioError(
+                f"optimize.params.{name}: stops are not searched (the walk-forward's "
+                "out-of-sample joins its windows into one simulation, with one set of "
+                "stops); set them in portfolio.stops and compare runs, one per setting"
+            )
     own = validate_overlay_space(scenario_overlays(scenario), config.params)
     validate_space(strategy, own, scenario.strategy.params)
     directions(config)
