@@ -168,34 +168,43 @@ class StopBook:
         long = side > 0
         low, high = self.low[assets, first : last + 1], self.high[assets, first : last + 1]
         adverse, favourable = np.where(long, low, high), np.where(long, high, low)
-        signed_best = np.maximum.accumulate(side * favourable, axis=1)
-        best_before = np.empty_like(signed_best)
-        best_before[:, 0] = side[:, 0] * self.best[assets]
-        np.maximum(best_before[:, 0:1], signed_best[:, :-1], out=best_before[:, 1:])
         entry, scale = self.entry[assets, None], self.scale[assets, None]
-        hits = np.zeros((len(STOP_RULES), *adverse.shape), dtype=np.bool_)
         loss, profit, trail = self.rules.distances
+        hits: dict[int, BoolArray] = {}
         if loss is not None:
             hits[_LOSS] = side * (adverse - (entry - side * loss * scale)) <= 0.0
         if profit is not None:
             hits[_PROFIT] = side * (favourable - (entry + side * profit * scale)) >= 0.0
-        if trail is not None:
+        best_before = signed_best = None
+        if trail is not None:  # the best price so far: only the trailing stop reads it
+            signed_best = np.maximum.accumulate(side * favourable, axis=1)
+            best_before = np.empty_like(signed_best)
+            best_before[:, 0] = side[:, 0] * self.best[assets]
+            np.maximum(best_before[:, 0:1], signed_best[:, :-1], out=best_before[:, 1:])
             best = side * best_before
             distance = trail * (scale if self.atr is not None else best)
             hits[_TRAIL] = side * (adverse - (best - side * distance)) <= 0.0
-        any_hit: BoolArray = np.any(hits, axis=0)
+        rules = iter(hits.values())
+        any_hit = next(rules)
+        for more in rules:
+            any_hit = any_hit | more
         hit_rows = any_hit.any(axis=1)
-        if not hit_rows.any():
-            self.best[assets] = side[:, 0] * np.maximum(best_before[:, -1], signed_best[:, -1])
+        found = bool(hit_rows.any())
+        day = (
+            int(np.where(hit_rows, any_hit.argmax(axis=1), any_hit.shape[1]).min())
+            if found
+            else -1
+        )
+        if best_before is not None and signed_best is not None:
+            self.best[assets] = side[:, 0] * np.maximum(best_before[:, day], signed_best[:, day])
+        if not found:
             return None
-        day = int(np.where(hit_rows, any_hit.argmax(axis=1), any_hit.shape[1]).min())
         out = any_hit[:, day]
-        self.best[assets] = side[:, 0] * np.maximum(best_before[:, day], signed_best[:, day])
         position = first + day + self.lag
         mask = np.zeros(len(self.side), dtype=np.bool_)
         for row in np.flatnonzero(out):
             asset = int(assets[row])
-            rule = next(r for r in _PRIORITY if hits[r, row, day])
+            rule = next(r for r in _PRIORITY if r in hits and hits[r][row, day])
             self.events.append((position, asset, rule))
             mask[asset] = True
             self.kept_out[asset] = self.in_force[asset]
