@@ -6,7 +6,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .._identity_cache import cached_on
 from ..config import Scenario
 from ..data import OptimizationData
 from ..errors import DataError, ScenarioError
@@ -79,12 +78,8 @@ class PeriodSimulator:
         opens = data.open if portfolio.execution == "next_open" else None
         volume = data.volume if impact > 0 else None
         high, low = (data.high, data.low) if ranges else (None, None)
-        # Checked once per data set and fields used (the data are read-only).
-        self.market = cached_on(
-            data,
-            ("prepared prices", opens is not None, volume is not None, ranges),
-            lambda: prepare_prices(data.daily, opens, volume, high, low),
-        )
+        # Checked on every call: the frames may have been written to in place since.
+        self.market = prepare_prices(data.daily, opens, volume, high, low)
         self.positions, self.targets = prepare_targets(weights, self.market)
 
     def simulate(self, start: int, end: int) -> SimulationResult:
