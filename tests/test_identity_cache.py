@@ -52,3 +52,14 @@ def test_an_entry_goes_with_its_object() -> None:
     del owner
     gc.collect()
     assert key not in _identity_cache._CACHES
+
+
+def test_a_daily_schedule_keeps_nothing_alive() -> None:
+    """A kept value holding its owner would keep both forever: daily is not kept."""
+    data = pb.load_data(None)
+    dates, rows = rebalance_rows(data, "daily")
+    assert dates is data.daily.index
+    np.testing.assert_array_equal(rows, np.arange(len(dates)))
+    assert id(data.daily.index) not in _identity_cache._CACHES or not any(
+        key == ("rebalance_rows", "daily") for key in _identity_cache._CACHES[id(data.daily.index)]
+    )

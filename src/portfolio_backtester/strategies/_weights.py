@@ -24,6 +24,8 @@ TRADING_DAYS_PER_MONTH = 21
 def rebalance_rows(data: OptimizationData, frequency: str) -> tuple[pd.DatetimeIndex, IntArray]:
     """The rebalance dates and their row numbers in ``data.daily``, to gather arrays at."""
     index = cast(pd.DatetimeIndex, data.daily.index)
+    if frequency == "daily":  # every row; and a kept value must not hold its owner alive
+        return index, np.arange(len(index), dtype=np.intp)
 
     def compute() -> tuple[pd.DatetimeIndex, IntArray]:
         dates = rebalance_dates(index, frequency)
