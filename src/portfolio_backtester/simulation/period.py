@@ -42,7 +42,8 @@ class PeriodSimulator:
             )
         per_share = costs.per_share
         stops = portfolio.stops
-        ranges = stops.active and stops.use_high_low and data.high is not None
+        has_ranges = data.high is not None and data.low is not None
+        ranges = stops.active and stops.use_high_low and has_ranges
         if stops.active and stops.unit == "atr" and not ranges:
             raise ScenarioError(
                 "portfolio.stops with unit: atr needs daily highs and lows and the data have "
