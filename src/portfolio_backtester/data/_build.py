@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .optimization_data import OptimizationData
@@ -12,9 +13,9 @@ __all__ = ["build_optimization_data", "trading_slice"]
 
 def build_optimization_data(market: MarketData) -> OptimizationData:
     """Derive monthly prices and returns once, so strategies never recompute them per trial."""
-    daily = market.prices
-    returns = daily.pct_change(fill_method=None)
-    monthly = daily.groupby(pd.DatetimeIndex(daily.index).to_period("M")).tail(1)
+    daily = asset_major(market.prices)
+    returns = asset_major(daily.pct_change(fill_method=None))
+    monthly = asset_major(daily.groupby(pd.DatetimeIndex(daily.index).to_period("M")).tail(1))
     if market.benchmark is not None:
         benchmark = market.benchmark.to_frame(name=str(market.benchmark.name or "benchmark"))
     else:
@@ -26,11 +27,32 @@ def build_optimization_data(market: MarketData) -> OptimizationData:
         monthly=monthly,
         returns=returns,
         benchmark=benchmark,
-        open=market.open,
-        high=market.high,
-        low=market.low,
-        volume=market.volume,
+        open=_asset_major_or_none(market.open),
+        high=_asset_major_or_none(market.high),
+        low=_asset_major_or_none(market.low),
+        volume=_asset_major_or_none(market.volume),
     )
+
+
+def asset_major(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its values stored asset by asset (one C-contiguous ``(m, n)`` block).
+
+    The engine and the strategies read each asset's dates as one contiguous row; a frame
+    stored date by date (as a pivot or a group-by leaves it) would be copied into that order
+    on every backtest. Converted once here; a frame already in that order is returned as is.
+    """
+    blocks = frame._mgr.blocks  # pandas' storage: the only way to see the layout
+    if len(blocks) == 1 and blocks[0].dtype == np.float64:
+        if blocks[0].values.flags.c_contiguous:
+            return frame
+    elif not all(dtype == np.float64 for dtype in frame.dtypes):
+        return frame  # not a float frame: the checks downstream name the problem
+    values = np.ascontiguousarray(frame.to_numpy(dtype=np.float64).T)
+    return pd.DataFrame(values.T, index=frame.index, columns=frame.columns, copy=False)
+
+
+def _asset_major_or_none(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    return None if frame is None else asset_major(frame)
 
 
 def trading_slice(index: pd.DatetimeIndex, start: object, end: object) -> slice:
