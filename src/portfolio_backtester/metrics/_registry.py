@@ -42,6 +42,7 @@ from ._returns import (
     value_at_risk,
     worst_day,
 )
+from ._summary import SUMMARY_NAMES, summary_metrics
 
 __all__ = ["HIGHER_IS_BETTER", "METRIC_NAMES", "MetricSpec", "compute_metrics", "metric"]
 
@@ -150,15 +151,19 @@ def compute_metrics(
     """Every metric of :data:`METRIC_NAMES`, in that order, by display name.
 
     The inputs are cleaned once (NaN days dropped, the benchmark aligned on the returns'
-    dates, the calendar months compounded) and each metric gets the form it reads: the
-    same values the metric would compute alone, without redoing that work per metric.
+    dates, the calendar months compounded) and each metric gets the form it reads; the
+    statistics of the returns alone are computed together (:mod:`._summary`). The values
+    are those each metric computes alone, without redoing that work per metric.
     """
     values = _clean(returns)
     paired = None if benchmark_returns is None else _paired(returns, benchmark_returns)
     months = _monthly_returns(returns)
+    summary = summary_metrics(values, risk_free_rate)
     result: dict[str, float] = {}
     for spec in _METRICS:
-        if spec.reads == "months":
+        if spec.name in SUMMARY_NAMES:
+            result[spec.name] = summary[spec.name]
+        elif spec.reads == "months":
             result[spec.name] = spec.compute(months, None, turnover, risk_free_rate)
         elif spec.reads == "benchmark" and paired is not None:
             result[spec.name] = spec.compute(*paired, turnover, risk_free_rate)

@@ -305,8 +305,8 @@ def _central_moments(r: FloatArray, highest: int) -> list[float] | None:
         moments.append(float(np.dot(squared, centred)) / r.size)
     if highest >= 4:
         moments.append(float(np.dot(squared, squared)) / r.size)
-    if moments[0] <= (_CONSTANT_TOLERANCE * mean) ** 2:
-        return None
+    if moments[0] <= (_CONSTANT_TOLERANCE * mean) ** 2 or moments[0] * moments[0] == 0.0:
+        return None  # constant, or deviations so small that their powers underflow
     return moments
 
 
@@ -320,11 +320,22 @@ def _monthly_returns(returns: Returns) -> FloatArray:
     index = pd.DatetimeIndex(series.index)
     if index.tz is not None:
         index = index.tz_localize(None)
-    month = index.to_numpy().astype("datetime64[M]")
-    kept = ~np.isnan(values)
+    days = index.to_numpy().astype("datetime64[D]")
+    kept = ~np.isnan(values) & ~np.isnat(days)  # an undated day belongs to no month
     if not kept.all():
-        values, month = values[kept], month[kept]
+        values, days = values[kept], days[kept]
     if values.size == 0:
         return np.zeros(0)
-    starts = np.flatnonzero(np.concatenate([[True], month[1:] != month[:-1]]))
-    return np.multiply.reduceat(1.0 + values, starts) - 1.0
+    return np.multiply.reduceat(1.0 + values, _month_starts(days)) - 1.0
+
+
+def _month_starts(days: npt.NDArray[np.datetime64]) -> npt.NDArray[np.intp]:
+    """Positions of each calendar month's first date in sorted ``days``.
+
+    The first day of every month in the range, looked up in the dates: a few hundred
+    months instead of a calendar conversion of every date (several times faster).
+    """
+    months = np.arange(days[0].astype("datetime64[M]"), days[-1].astype("datetime64[M]") + 1)
+    starts = np.searchsorted(days, months.astype("datetime64[D]"), side="left")
+    # A month without dates would repeat the next month's start.
+    return np.unique(starts)
