@@ -18,7 +18,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Lowest first; a module belongs to the layer of its longest matching prefix.
-    ("base", ("config", "errors", "constants", "_platform", "_yaml", "_identity_cache")),
+    ("base", ("config", "errors", "constants", "_platform", "_yaml", "_identity_cache", "_lazy")),
     ("data", ("data",)),
     ("domain", ("strategies", "simulation", "metrics", "overlays")),
     (

@@ -13,11 +13,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from ._identity_cache import cached_on
+from ._lazy import Lazy
 from .config import Scenario, load_scenario
 from .data import OptimizationData, build_optimization_data, load_market_data
 from .errors import DataError, ScenarioError, StrategyError
 from .metrics import compute_metrics
-from .metrics.trades import trade_list, trade_statistics
+from .metrics.trades import TradeArrays, trade_arrays, trade_statistics
 from .overlays import (
     Overlay,
     apply_overlays,
@@ -57,15 +58,8 @@ class BacktestResult:
     params: dict[str, Any]
     returns: pd.Series
     benchmark_returns: pd.Series | None
-    weights: pd.DataFrame
-    """The targets in force at each rebalance (negative ones clipped when shorts are not
-    allowed). With a band or a minimum trade an asset inside it keeps its drifted weight
-    instead: :attr:`holdings` shows what was held."""
     holdings: pd.DataFrame
     """Daily weights after drift: each asset's value at the close over the portfolio's."""
-    trades: pd.DataFrame
-    """One row per trade (:func:`portfolio_backtester.metrics.trades.trade_list`): a position
-    in one asset from the day it opens to the day it closes or flips sign."""
     turnover: pd.Series
     costs: pd.Series
     """Daily costs as a fraction of value (:attr:`cost_breakdown` splits them by kind)."""
@@ -77,9 +71,30 @@ class BacktestResult:
     """The day the portfolio lost everything (its value reached zero), if it did."""
     warnings: tuple[str, ...] = ()
     """What the user should know about this result: ruin, clipped short weights, the data."""
-    cost_breakdown: pd.DataFrame | None = None
-    """``costs`` by kind (``bps``, ``commission``, ``per_share``, ``spread``, ``impact``,
-    ``borrow``, ``financing``), summing to ``costs``."""
+    # Built when first read (the trades' statistics are in the metrics already): a loop
+    # over parameter sets that reads the metrics does not pay for these frames.
+    _weights: Lazy[pd.DataFrame] = field(kw_only=True, repr=False, compare=False)
+    _trades: Lazy[pd.DataFrame] = field(kw_only=True, repr=False, compare=False)
+    _cost_breakdown: Lazy[pd.DataFrame | None] = field(kw_only=True, repr=False, compare=False)
+
+    @property
+    def weights(self) -> pd.DataFrame:
+        """The targets in force at each rebalance (negative ones clipped when shorts are not
+        allowed). With a band or a minimum trade an asset inside it keeps its drifted weight
+        instead: :attr:`holdings` shows what was held."""
+        return self._weights.get()
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        """One row per trade (:func:`portfolio_backtester.metrics.trades.trade_list`): a
+        position in one asset from the day it opens to the day it closes or flips sign."""
+        return self._trades.get()
+
+    @property
+    def cost_breakdown(self) -> pd.DataFrame | None:
+        """``costs`` by kind (``bps``, ``commission``, ``per_share``, ``spread``, ``impact``,
+        ``borrow``, ``financing``), summing to ``costs``."""
+        return self._cost_breakdown.get()
 
     @property
     def equity(self) -> pd.Series:
@@ -154,15 +169,6 @@ def run_backtest(
     stops = scenario.portfolio.stops.active
     metrics.update(trade_statistics(trades, simulation.weights, stops=stops))
     benchmark_metrics = _benchmark_metrics(data, benchmark_returns, rf)
-    in_period = weights.loc[returns.index[0] : returns.index[-1]]
-    entry = int(weights.index.searchsorted(returns.index[0], side="right")) - 1
-    if entry >= 0 and (in_period.empty or in_period.index[0] != returns.index[0]):
-        # The targets in force on the first day, so the weights file shows the entry too.
-        first = weights.iloc[[entry]].set_axis(pd.DatetimeIndex([returns.index[0]]), axis=0)
-        in_period = pd.concat([first, in_period])
-    if not scenario.portfolio.allow_short:  # what was traded, not what was asked for
-        values = np.maximum(in_period.to_numpy(dtype=float), 0.0)
-        in_period = pd.DataFrame(values, index=in_period.index, columns=in_period.columns)
     notes = result_warnings(scenario, weights, simulation.ruined_on)
     for note in notes:  # the command line prints them; a notebook sees them in the log
         logger.info("warning: %s", note)
@@ -174,14 +180,16 @@ def run_backtest(
         len(returns),
         elapsed,
     )
+    allow_short = scenario.portfolio.allow_short
+    # A copy-on-write view: a strategy that later changes the frame it returned in place
+    # (one it keeps between calls) does not change this result.
+    targets = weights.copy(deep=False)
     return BacktestResult(
         scenario=scenario,
         params=dict(resolved),
         returns=returns,
         benchmark_returns=benchmark_returns,
-        weights=in_period,
         holdings=simulation.weights,
-        trades=trades,
         turnover=simulation.turnover,
         costs=simulation.costs,
         metrics=metrics,
@@ -189,8 +197,24 @@ def run_backtest(
         elapsed_s=elapsed,
         ruined_on=simulation.ruined_on,
         warnings=notes,
-        cost_breakdown=simulation.cost_breakdown,
+        _weights=Lazy(lambda: _weights_in_period(targets, returns.index, allow_short)),
+        _trades=Lazy(trades.frame),
+        _cost_breakdown=Lazy(lambda: simulation.cost_breakdown),
     )
+
+
+def _weights_in_period(weights: pd.DataFrame, days: pd.Index, allow_short: bool) -> pd.DataFrame:
+    """The targets of the backtest's days, the ones in force on its first day included."""
+    in_period = weights.loc[days[0] : days[-1]]
+    entry = int(weights.index.searchsorted(days[0], side="right")) - 1
+    if entry >= 0 and (in_period.empty or in_period.index[0] != days[0]):
+        # The targets in force on the first day, so the weights file shows the entry too.
+        first = weights.iloc[[entry]].set_axis(pd.DatetimeIndex([days[0]]), axis=0)
+        in_period = pd.concat([first, in_period])
+    if not allow_short:  # what was traded, not what was asked for
+        values = np.maximum(in_period.to_numpy(dtype=float), 0.0)
+        in_period = pd.DataFrame(values, index=in_period.index, columns=in_period.columns)
+    return in_period
 
 
 def _benchmark_metrics(
@@ -204,7 +228,7 @@ def _benchmark_metrics(
     return dict(metrics)
 
 
-def _simulated_trades(simulator: PeriodSimulator, simulation: SimulationResult) -> pd.DataFrame:
+def _simulated_trades(simulator: PeriodSimulator, simulation: SimulationResult) -> TradeArrays:
     """The trade list of a simulation, at the prices it traded at (closes, or next opens)."""
     market, settings = simulator.market, simulator.settings
     first = int(market.index.searchsorted(simulation.returns.index[0]))
@@ -215,7 +239,7 @@ def _simulated_trades(simulator: PeriodSimulator, simulation: SimulationResult) 
         index = simulation.returns.index
         return pd.DataFrame(values[:, days].T, index=index, columns=market.columns, copy=False)
 
-    return trade_list(
+    return trade_arrays(
         simulation.weights,
         simulation.returns,
         on_days(market.closes),

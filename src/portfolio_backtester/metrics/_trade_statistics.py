@@ -9,6 +9,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..simulation._stops import STOP_RULES
+from ._trade_arrays import TradeArrays
 
 __all__ = ["trade_statistics"]
 
@@ -16,7 +17,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def trade_statistics(
-    trades: pd.DataFrame, holdings: pd.DataFrame, *, stops: bool = False
+    trades: pd.DataFrame | TradeArrays, holdings: pd.DataFrame, *, stops: bool = False
 ) -> dict[str, float]:
     """The trade list summed up, by display name; NaN where there is nothing to measure.
 
@@ -30,9 +31,18 @@ def trade_statistics(
     - "Exposure": the share of days that end with any position.
     - "Average Gross Exposure": the mean of ``sum |weight|`` at the close, over all days.
     - "Stop Exits" (with ``stops``): the trades a stop closed.
+
+    ``trades``: the trade list, or its arrays (:func:`.trades.trade_arrays`).
     """
-    pnl = trades["pnl"].to_numpy(dtype=np.float64)
-    trade_return = trades["return"].to_numpy(dtype=np.float64)
+    if isinstance(trades, pd.DataFrame):
+        pnl = trades["pnl"].to_numpy(dtype=np.float64)
+        trade_return = trades["return"].to_numpy(dtype=np.float64)
+        holding_days = trades["holding_days"].to_numpy(dtype=np.float64)
+        stopped = int(trades["exit_reason"].isin(STOP_RULES).sum())
+    else:
+        pnl, trade_return = trades.pnl, trades.trade_return
+        holding_days = trades.holding_days.astype(np.float64)
+        stopped = int(np.count_nonzero(trades.reason >= 2))  # after "open" and "signal"
     wins = pnl > 0
     gained = float(pnl[wins].sum())
     lost = -float(pnl[~wins].sum())
@@ -40,17 +50,35 @@ def trade_statistics(
         factor = gained / lost
     else:
         factor = math.inf if gained > 0 else math.nan
-    gross = np.abs(holdings.to_numpy(dtype=np.float64)).sum(axis=1)
+    gross = _gross_exposure(holdings)
     return {
         "Trades": float(len(pnl)),
         "Win Rate": float(wins.mean()) if len(pnl) else math.nan,
         "Average Win": _mean(trade_return[wins]),
         "Average Loss": _mean(trade_return[~wins]),
         "Profit Factor": factor,
-        "Average Holding Days": _mean(trades["holding_days"].to_numpy(dtype=np.float64)),
+        "Average Holding Days": _mean(holding_days),
         "Exposure": float((gross > 0).mean()) if len(gross) else math.nan,
         "Average Gross Exposure": float(gross.mean()) if len(gross) else math.nan,
-    } | ({"Stop Exits": float(trades["exit_reason"].isin(STOP_RULES).sum())} if stops else {})
+    } | ({"Stop Exits": float(stopped)} if stops else {})
+
+
+def _gross_exposure(holdings: pd.DataFrame) -> FloatArray:
+    """``sum |weight|`` of each day, ``(n,)``, one asset at a time.
+
+    The engine's holdings are stored asset by asset: each asset's days are one contiguous
+    row, and a day-sized buffer replaces a temporary the size of all the holdings.
+    """
+    values = holdings.to_numpy(dtype=np.float64).T
+    gross = np.zeros(values.shape[1])
+    if not values.flags.c_contiguous:
+        summed: FloatArray = np.abs(values).sum(axis=0)
+        return summed
+    row = np.empty_like(gross)
+    for weights in values:
+        np.abs(weights, out=row)
+        gross += row
+    return gross
 
 
 def _mean(values: FloatArray) -> float:

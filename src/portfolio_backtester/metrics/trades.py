@@ -31,11 +31,19 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..simulation._kernel import TRADE_EPSILON, fill_open_close, fill_prices
-from ..simulation._stops import STOP_RULES
+from ._trade_arrays import DIRECTIONS, REASONS, TradeArrays
+from ._trade_prices import on_days, prices_on, trade_costs
 from ._trade_statistics import trade_statistics
 
-__all__ = ["TRADE_COLUMNS", "count_trades", "trade_list", "trade_statistics", "typed_labels"]
+__all__ = [
+    "TRADE_COLUMNS",
+    "TradeArrays",
+    "count_trades",
+    "trade_arrays",
+    "trade_list",
+    "trade_statistics",
+    "typed_labels",
+]
 
 
 FloatArray = npt.NDArray[np.float64]
@@ -96,23 +104,46 @@ def trade_list(
     the engine's ``stop_exits``, matched by asset and exit date), else "signal"; "open" for
     a trade still open.
     """
-    trades = _trade_frame(holdings, returns, closes, opens, turnover, costs, commission)
-    if stop_exits is not None and len(stop_exits) and len(trades):
-        rules = pd.Series(
-            stop_exits["rule"].to_numpy(),
-            index=pd.MultiIndex.from_arrays([stop_exits["asset"], stop_exits["date"]]),
-        )
-        rules = rules[~rules.index.duplicated()]
-        keys = pd.MultiIndex.from_arrays([trades["asset"], trades["exit_date"]])
-        found = rules.reindex(keys).to_numpy()
-        stopped = pd.notna(found) & ~trades["open"].to_numpy()
-        codes = trades["exit_reason"].cat.codes.to_numpy().copy()
-        codes[stopped] = _REASONS.get_indexer(found[stopped])
-        trades["exit_reason"] = pd.Categorical.from_codes(codes, categories=_REASONS)
+    return trade_arrays(
+        holdings,
+        returns,
+        closes,
+        opens=opens,
+        turnover=turnover,
+        costs=costs,
+        commission=commission,
+        stop_exits=stop_exits,
+    ).frame()
+
+
+def trade_arrays(
+    holdings: pd.DataFrame,
+    returns: pd.Series,
+    closes: pd.DataFrame,
+    *,
+    opens: pd.DataFrame | None = None,
+    turnover: pd.Series | None = None,
+    costs: pd.Series | None = None,
+    commission: float = 0.0,
+    stop_exits: pd.DataFrame | None = None,
+) -> TradeArrays:
+    """:func:`trade_list`'s trades as arrays (same arguments)."""
+    trades = _trade_arrays(holdings, returns, closes, opens, turnover, costs, commission)
+    if stop_exits is not None and len(stop_exits) and len(trades.pnl):
+        # Each stop's (asset, day) as one key, its first rule if several share a key.
+        n = len(trades.index)
+        keys = trades.columns.get_indexer(pd.Index(stop_exits["asset"])) * (n + 1)
+        keys += trades.index.get_indexer(pd.Index(stop_exits["date"]))
+        rules = REASONS.get_indexer(pd.Index(stop_exits["rule"])).astype(np.int8)
+        keys, first = np.unique(keys, return_index=True)
+        wanted = trades.asset * (n + 1) + trades.exit_day
+        at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        stopped = (keys[at] == wanted) & ~trades.is_open
+        trades.reason[stopped] = rules[first[at[stopped]]]
     return trades
 
 
-def _trade_frame(
+def _trade_arrays(
     holdings: pd.DataFrame,
     returns: pd.Series,
     closes: pd.DataFrame,
@@ -120,29 +151,31 @@ def _trade_frame(
     turnover: pd.Series | None,
     costs: pd.Series | None,
     commission: float,
-) -> pd.DataFrame:
+) -> TradeArrays:
     index = holdings.index
     n = len(index)
     if n == 0:
-        nothing = np.zeros(0)
-        return _frame(
-            holdings.columns[:0],
-            index[:0],
-            nothing,
-            nothing,
-            index[:0],
-            nothing,
-            nothing,
-            nothing,
+        none, nothing = np.zeros(0, dtype=np.int64), np.zeros(0)
+        return TradeArrays(
+            holdings.columns,
+            index,
+            none,
+            none,
+            none,
             nothing,
             nothing,
             nothing,
+            np.zeros(0, dtype=np.bool_),
+            nothing,
+            nothing,
+            nothing,
+            np.zeros(0, dtype=np.int8),
         )
     weights = holdings.to_numpy(dtype=np.float64)  # (n, m): the engine's is a view
     equity = np.cumprod(1.0 + returns.to_numpy(dtype=np.float64), dtype=np.float64)
     days = _reading_days(returns, turnover)
-    held = _on_days(weights, days)  # (m, J)
-    close, fill, last_close = _prices_on(closes, opens, days, held)
+    held = on_days(weights, days)  # (m, J)
+    close, fill, last_close = prices_on(closes, opens, days, held)
     shares = held * (equity[days] / close)
     signs = _padded_signs(held)
     start, end = _bounds(signs)  # positions in the flattened (m, J) grid
@@ -154,7 +187,7 @@ def _trade_frame(
     if turnover is not None and costs is not None and len(start):
         day_costs = costs.to_numpy(dtype=np.float64)[days]
         day_turnover = turnover.to_numpy(dtype=np.float64)[days]
-        cost = _trade_costs(shares, fill, signs, day_costs, day_turnover, commission, start)
+        cost = trade_costs(shares, fill, signs, day_costs, day_turnover, commission, start)
     is_open = after == j_days
     last = np.minimum(after, j_days - 1)
     exit_day = np.where(is_open, n, days[last])
@@ -163,18 +196,20 @@ def _trade_frame(
     stake = np.abs(shares[asset, first]) * entry_price
     trade_return = np.full(len(start), np.nan)
     np.divide(pnl, stake, out=trade_return, where=stake > 0)
-    return _frame(
-        holdings.columns.take(asset),
-        index.take(days[first]),
+    return TradeArrays(
+        holdings.columns,
+        index,
+        asset,
+        days[first],
+        exit_day,
         signs[asset, first + 1].astype(np.float64),
         entry_price,
-        index.take(np.minimum(exit_day, n - 1)),
         np.where(is_open, last_close[asset], fill[asset, last]),
         is_open,
-        exit_day - days[first],
         trade_return,
         pnl,
         cost,
+        (~is_open).astype(np.int8),  # "open" or "signal" until a stop says otherwise
     )
 
 
@@ -187,53 +222,6 @@ def _reading_days(returns: pd.Series, turnover: pd.Series | None) -> IntArray:
     read |= returns.to_numpy(dtype=np.float64) <= -1.0
     read[0] = True
     return np.flatnonzero(read)
-
-
-def _prices_on(
-    closes: pd.DataFrame, opens: pd.DataFrame | None, days: IntArray, held: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """The closes and the fills, ``(m, J)``, on ``days``, and the last day's closes ``(m,)``.
-
-    A missing price is carried forward as the engine does; where nothing is held or traded
-    it does not matter and is 1 (the engine's placeholder), which spares the carrying.
-    """
-    values = closes.to_numpy(dtype=np.float64)
-    close = _on_days(values, days)
-    fill = close if opens is None else _on_days(opens.to_numpy(dtype=np.float64), days)
-    last_close = values[-1]
-    if not (np.isnan(close).any() or np.isnan(fill).any() or np.isnan(last_close).any()):
-        return close, fill, last_close
-    holding = held != 0
-    traded = holding.copy()
-    traded[:, 1:] |= holding[:, :-1]
-    matters = (
-        (np.isnan(close) & holding).any()
-        or (np.isnan(fill) & traded).any()
-        or (np.isnan(last_close) & holding[:, -1]).any()
-    )
-    if not matters:
-        return (
-            np.nan_to_num(close, nan=1.0),
-            np.nan_to_num(fill, nan=1.0),
-            np.nan_to_num(last_close, nan=1.0),
-        )
-    every_close = np.ascontiguousarray(values.T)
-    if opens is None:
-        filled = fill_prices(every_close)
-        return filled[:, days], filled[:, days], filled[:, -1]
-    every_open = np.ascontiguousarray(opens.to_numpy(dtype=np.float64).T)
-    filled_opens, filled_closes = fill_open_close(every_open, every_close)
-    return filled_closes[:, days], filled_opens[:, days], filled_closes[:, -1]
-
-
-def _on_days(values: FloatArray, days: IntArray) -> FloatArray:
-    """The rows ``days`` of a ``(n, m)`` array as ``(m, J)``, gathered along its memory
-    order (the engine's frames are asset-major: gathering rows would stride)."""
-    if values.strides[0] < values.strides[1]:
-        # Fancy indexing, then one small copy: np.take would first copy the whole array
-        # when its rows are a slice (the engine's holdings are).
-        return np.ascontiguousarray(values.T[:, days])
-    return np.take(values, days, axis=0).T
 
 
 def _padded_signs(weights: FloatArray) -> Int8Array:
@@ -285,104 +273,10 @@ def _segment_sums(values: FloatArray, start: IntArray, end: IntArray) -> FloatAr
     return sums
 
 
-def _trade_costs(
-    shares: FloatArray,
-    fill: FloatArray,
-    signs: Int8Array,
-    day_costs: FloatArray,
-    day_turnover: FloatArray,
-    commission: float,
-    start: IntArray,
-) -> FloatArray:
-    """Each trade's costs in units of the starting capital, ``(k,)``, from the reading
-    days' shares ``(m, J)`` and the engine's costs and turnover on those days ``(J,)``.
-
-    The engine gives a day's costs and turnover as fractions of its pre-cost value; the
-    traded value of each asset (the change of its shares at the fill) recovers that value,
-    the commission goes to each asset traded and the proportional rest pro rata.
-    """
-    m, j_days = shares.shape
-    paying = np.flatnonzero(day_costs > 0)
-    if len(paying) == 0:
-        return np.zeros(len(start))
-    new = shares[:, paying]
-    old = shares[:, np.maximum(paying - 1, 0)]
-    if paying[0] == 0:  # nothing is held before the first day
-        old[:, 0] = 0.0
-    traded = np.abs(new - old)
-    traded *= fill[:, paying]
-    traded_total = traded.sum(axis=0)
-    pre_value = traded_total / day_turnover[paying]
-    rest = day_costs[paying] * pre_value
-    if commission:
-        fixed = commission * (traded > TRADE_EPSILON * pre_value)
-        rest = np.maximum(rest - fixed.sum(axis=0), 0.0)
-    asset_cost = np.divide(traded, traded_total, out=np.zeros_like(traded), where=traded > 0)
-    asset_cost *= rest
-    if commission:
-        asset_cost += fixed
-    # What closes a position is the closing trade's: all of it when the position goes to
-    # 0, the closing side's share on a flip; the rest is the trade held after it.
-    size_old, size_new = np.abs(old), np.abs(new)
-    sizes = size_old + size_new
-    flips = (signs[:, paying + 1] != signs[:, paying]) & (sizes > 0)
-    closing = np.divide(size_old, sizes, out=np.zeros_like(sizes), where=flips)
-    closing *= asset_cost
-    rows = (np.arange(m) * j_days)[:, None]
-    positions = np.concatenate([(rows + paying).ravel(), (rows + paying - 1).ravel()])
-    values = np.concatenate([(asset_cost - closing).ravel(), closing.ravel()])
-    paid = values > 0
-    trade = np.searchsorted(start, positions[paid], side="right") - 1
-    return np.bincount(trade, weights=values[paid], minlength=len(start)).astype(
-        np.float64, copy=False
-    )
-
-
-_DIRECTIONS = pd.Index(["long", "short"])
-_REASONS = pd.Index(["open", "signal", *STOP_RULES])
-
-
 def typed_labels(trades: pd.DataFrame) -> pd.DataFrame:
     """A trade list read back from text with its label columns as :func:`trade_list`
     makes them (categoricals); a label it never writes becomes NaN."""
-    for column, labels in (("direction", _DIRECTIONS), ("exit_reason", _REASONS)):
+    for column, labels in (("direction", DIRECTIONS), ("exit_reason", REASONS)):
         if column in trades.columns:
             trades[column] = pd.Categorical(trades[column], categories=labels)
     return trades
-
-
-def _frame(
-    assets: pd.Index,
-    entry_dates: pd.Index,
-    direction: FloatArray,
-    entry_price: FloatArray,
-    exit_dates: pd.Index,
-    exit_price: FloatArray,
-    is_open: npt.NDArray[np.bool_] | FloatArray,
-    holding_days: IntArray | FloatArray,
-    trade_return: FloatArray,
-    pnl: FloatArray,
-    cost: FloatArray,
-) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "asset": assets,
-            # Categoricals: two or five labels, cheaper than a string per row.
-            "direction": pd.Categorical.from_codes(
-                (direction < 0).astype(np.int8), categories=_DIRECTIONS
-            ),
-            "entry_date": entry_dates,
-            "entry_price": entry_price,
-            "exit_date": exit_dates,
-            "exit_price": exit_price,
-            "open": np.asarray(is_open, dtype=np.bool_),
-            "holding_days": np.asarray(holding_days, dtype=np.int64),
-            "return": trade_return,
-            "pnl": pnl,
-            "costs": cost,
-            "exit_reason": pd.Categorical.from_codes(
-                np.where(np.asarray(is_open, dtype=np.bool_), 0, 1).astype(np.int8),
-                categories=_REASONS,
-            ),
-        }
-    )
