@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import re
 import shutil
@@ -225,6 +226,26 @@ def test_a_missing_optimization_file_fails_before_drawing(
     with pytest.raises(DataError, match=rf"missing {re.escape(name)}"):
         build_report(broken)
     assert not (broken / "figures").exists()
+
+
+def test_the_garbage_collector_is_back_after_a_report_built_or_refused(
+    backtest_run: Path, tmp_path: Path
+) -> None:
+    assert gc.isenabled()
+    build_report(backtest_run)
+    assert gc.isenabled()
+    broken = tmp_path / "broken"
+    shutil.copytree(backtest_run, broken)
+    (broken / "returns.csv").unlink()
+    with pytest.raises(DataError):
+        build_report(broken)
+    assert gc.isenabled()
+    gc.disable()  # a caller that had it off keeps it off
+    try:
+        build_report(backtest_run)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_an_unreadable_file_is_a_clear_error(backtest_run: Path, tmp_path: Path) -> None:

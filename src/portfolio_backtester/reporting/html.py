@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import figures, optuna_figures, relative_figures
 from ._run_files import COST_PREFIX
+from .drawing import collector_paused
 from .honest import honest_section
 from .monte_carlo_section import monte_carlo_section
 from .page import Page, cell, escape, heatmap_table, number, table
@@ -45,6 +46,11 @@ def build_report(run_dir: Path) -> Path:
     unreadable file fails at once with a ``DataError`` naming the folder and the file.
     Returns the path of the report.
     """
+    with collector_paused():
+        return _build_report(run_dir)
+
+
+def _build_report(run_dir: Path) -> Path:
     started = time.perf_counter()
     files = read_run_folder(Path(run_dir))
     page = Page(files.run_dir / "figures")
