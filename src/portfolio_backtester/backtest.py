@@ -203,18 +203,26 @@ def run_backtest(
     )
 
 
-def _weights_in_period(weights: pd.DataFrame, days: pd.Index, allow_short: bool) -> pd.DataFrame:
+def _weights_in_period(
+    weights: pd.DataFrame, days: pd.Index, allow_short: bool
+) -> pd.DataFrame:
     """The targets of the backtest's days, the ones in force on its first day included."""
-    in_period = weights.loc[days[0] : days[-1]]
-    entry = int(weights.index.searchsorted(days[0], side="right")) - 1
-    if entry >= 0 and (in_period.empty or in_period.index[0] != days[0]):
+    if not weights.index.is_monotonic_increasing:
+        weights = weights.sort_index()
+    index = weights.index
+    lo = int(index.searchsorted(days[0], side="left"))
+    hi = int(index.searchsorted(days[-1], side="right"))
+    rows = np.arange(lo, hi)
+    dates = index[lo:hi]
+    entry = int(index.searchsorted(days[0], side="right")) - 1
+    if entry >= 0 and (lo == hi or index[lo] != days[0]):
         # The targets in force on the first day, so the weights file shows the entry too.
-        first = weights.iloc[[entry]].set_axis(pd.DatetimeIndex([days[0]]), axis=0)
-        in_period = pd.concat([first, in_period])
+        rows = np.concatenate([[entry], rows])
+        dates = pd.DatetimeIndex([days[0]], name=index.name).append(dates)
+    values = weights.to_numpy(dtype=np.float64)[rows]
     if not allow_short:  # what was traded, not what was asked for
-        values = np.maximum(in_period.to_numpy(dtype=float), 0.0)
-        in_period = pd.DataFrame(values, index=in_period.index, columns=in_period.columns)
-    return in_period
+        np.maximum(values, 0.0, out=values)
+    return pd.DataFrame(values, index=dates, columns=weights.columns, copy=False)
 
 
 def _benchmark_metrics(
