@@ -51,7 +51,7 @@ class TradeArrays:
         return self.exit_day - self.entry_day
 
     def frame(self) -> pd.DataFrame:
-        """The trade list (:func:`trade_list`)."""
+        """The trade list (:func:`.trades.trade_list`)."""
         last = max(len(self.index) - 1, 0)
         return pd.DataFrame(
             {
