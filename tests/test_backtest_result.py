@@ -42,7 +42,7 @@ def test_the_trade_statistics_of_the_metrics_are_those_of_the_trade_list(
 
 def test_a_result_pickles_with_its_frames(data: pb.OptimizationData) -> None:
     result = pb.run_backtest(SCENARIO, data=data)
-    copy = pickle.loads(pickle.dumps(result))
+    copy = pickle.loads(pickle.dumps(result))  # noqa: S301 (our own bytes)
     pd.testing.assert_frame_equal(copy.trades, result.trades)
     pd.testing.assert_frame_equal(copy.weights, result.weights)
     pd.testing.assert_frame_equal(copy.cost_breakdown, result.cost_breakdown)
@@ -79,7 +79,7 @@ def test_a_lazy_value_is_computed_once_and_pickled_as_its_value() -> None:
     lazy = Lazy(compute)
     assert "not computed" in repr(lazy)
     assert lazy.get() == 42 and lazy.get() == 42 and calls == [1]
-    assert pickle.loads(pickle.dumps(Lazy(lambda: [1, 2]))).get() == [1, 2]
+    assert pickle.loads(pickle.dumps(Lazy(lambda: [1, 2]))).get() == [1, 2]  # noqa: S301
 
 
 def test_the_data_are_stored_asset_by_asset_and_checked_without_a_copy(

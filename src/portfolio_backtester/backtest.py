@@ -203,9 +203,7 @@ def run_backtest(
     )
 
 
-def _weights_in_period(
-    weights: pd.DataFrame, days: pd.Index, allow_short: bool
-) -> pd.DataFrame:
+def _weights_in_period(weights: pd.DataFrame, days: pd.Index, allow_short: bool) -> pd.DataFrame:
     """The targets of the backtest's days, the ones in force on its first day included."""
     if not weights.index.is_monotonic_increasing:
         weights = weights.sort_index()
