@@ -7,9 +7,10 @@ signal the workers and watch their memory.
 
 Two more switches make parallel tests deterministic instead of timed:
 ``PBT_TEST_BARRIER=N`` holds every call until N processes have left a pid file, so N workers
-certainly run trials at once; ``PBT_TEST_HANG_FILE=path`` makes the first process to call
-claim ``path`` (holding its pid) and then sleep inside its trial, a worker certainly
-mid-trial for a test to kill.
+certainly run trials at once (in ``PBT_TEST_BARRIER_DIR`` when set, which several hosts
+share, so that one host's workers certainly wait for another's);
+``PBT_TEST_HANG_FILE=path`` makes the first process to call claim ``path`` (holding its
+pid) and then sleep inside its trial, a worker certainly mid-trial for a test to kill.
 
 ``ask_blocking_sampler`` (a ``sampler_factory`` for the runner) does the same inside
 Optuna's ``study.ask()``, with ``PBT_TEST_ASK_HANG_FILE``: the first worker to ask for a trial
@@ -52,7 +53,11 @@ class FaultStrategy(BaseStrategy):
             # The file holds the process's private resident memory (kB, RssAnon: mapped
             # data files excluded) at its latest call.
             Path(pid_dir, str(os.getpid())).write_text(str(_rss_kb()), encoding="utf-8")
-            _wait_for_barrier(Path(pid_dir))
+        barrier_dir = os.environ.get("PBT_TEST_BARRIER_DIR") or pid_dir
+        if barrier_dir:
+            if barrier_dir != pid_dir:
+                Path(barrier_dir, str(os.getpid())).touch()
+            _wait_for_barrier(Path(barrier_dir))
         _hang_if_first()
         mode = params["mode"]
         if params["sleep_s"]:

@@ -63,7 +63,9 @@ def scenario(
     return path
 
 
-def cli(tmp_path: Path, host: str, *args: str) -> subprocess.Popen[str]:
+def cli(
+    tmp_path: Path, host: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     (tmp_path / host).mkdir(exist_ok=True)
     env = {
         **os.environ,
@@ -71,6 +73,7 @@ def cli(tmp_path: Path, host: str, *args: str) -> subprocess.Popen[str]:
         "PBT_HEARTBEAT_INTERVAL": "1",
         "PBT_GRACE_PERIOD": "4",
         "PBT_TEST_PID_DIR": str(tmp_path / host),
+        **(env or {}),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "portfolio_backtester", *args, "--data-dir", str(tmp_path / host)],
@@ -128,7 +131,14 @@ def shared(request: pytest.FixtureRequest, study_name: str) -> Any:
 def start_two_hosts(
     tmp_path: Path, path: Path, study_name: str, url: str
 ) -> tuple[subprocess.Popen[str], subprocess.Popen[str]]:
-    """Host A creates the study with one local worker; host B joins it with two."""
+    """Host A creates the study with one local worker; host B joins it with two.
+
+    Every strategy call of either host waits until three processes have called (a shared
+    barrier): host A has at most two (its parent and its worker), so host B certainly runs
+    trials, however long its workers take to start.
+    """
+    (tmp_path / "barrier").mkdir()
+    barrier = {"PBT_TEST_BARRIER_DIR": str(tmp_path / "barrier"), "PBT_TEST_BARRIER": "3"}
     host_a = cli(
         tmp_path,
         "a",
@@ -143,10 +153,20 @@ def start_two_hosts(
         str(tmp_path / "out"),
         "-q",
         "--no-report",
+        env=barrier,
     )
     wait_for_study(study_name, url)
     host_b = cli(
-        tmp_path, "b", "worker", "--storage", url, "--study-name", study_name, "--n-jobs", "2"
+        tmp_path,
+        "b",
+        "worker",
+        "--storage",
+        url,
+        "--study-name",
+        study_name,
+        "--n-jobs",
+        "2",
+        env=barrier,
     )
     return host_a, host_b
 
@@ -189,9 +209,8 @@ def test_server_is_reachable() -> None:
 def test_two_hosts_share_one_study_and_its_exact_budget(
     tmp_path: Path, study_name: str, shared: str
 ) -> None:
-    # 41 points of 0.5 s: host A alone would need 20 s, so host B (a few seconds to start
-    # its workers) always joins well before the end.
-    path = scenario(tmp_path, sleep_s=0.5, step=0.025)
+    # 41 points; the barrier holds host A's trials until host B's workers have started.
+    path = scenario(tmp_path, sleep_s=0.1, step=0.025)
     host_a, host_b = start_two_hosts(tmp_path, path, study_name, shared)
     out_b, err_b = host_b.communicate(timeout=240)
     _out_a, err_a = host_a.communicate(timeout=240)
@@ -238,7 +257,9 @@ def test_two_hosts_share_one_study_and_its_exact_budget(
 def test_a_killed_host_loses_only_its_running_trials(
     tmp_path: Path, study_name: str, shared: str
 ) -> None:
-    path = scenario(tmp_path, sleep_s=0.5, step=0.025)  # 41 points: B joins well before the end
+    # 41 points of 0.25 s (host B's trials last long enough to be seen running), the
+    # barrier holding host A's until host B's workers have started.
+    path = scenario(tmp_path, sleep_s=0.25, step=0.025)
     host_a, host_b = start_two_hosts(tmp_path, path, study_name, shared)
     deadline = time.monotonic() + 60
     b_pids: set[str] = set()
@@ -251,7 +272,9 @@ def test_a_killed_host_loses_only_its_running_trials(
             if t.state == TrialState.RUNNING
             and t.user_attrs.get("worker", "").rpartition(":")[2] in b_pids
         ]
-        if running_b:
+        # Killed only once past the barrier: a host B killed before all three processes
+        # had called would leave host A waiting at it.
+        if running_b and len(list((tmp_path / "barrier").iterdir())) >= 3:
             break
         time.sleep(0.1)
     assert running_b, "host B never ran a trial"
