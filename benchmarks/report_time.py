@@ -4,6 +4,7 @@
     python benchmarks/report_time.py --repeats 3 --kinds backtest --out after.json
     python benchmarks/report_time.py --keep /tmp/runs        # make the folders once, reuse them
     python benchmarks/report_time.py --source /tmp/old/src   # another checkout's code (before)
+    python benchmarks/report_time.py --kinds optimize --without-sklearn  # rebuilds only
 
 Two measures for each kind of run (the default ``portfolio-backtester backtest`` and
 ``portfolio-backtester optimize``):
@@ -36,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 CHILD = """
-import json, sys, time
+import json, os, sys, time
+if os.environ.get("PBT_BENCH_WITHOUT_SKLEARN"):
+    sys.modules["sklearn"] = None  # imports fail as on an install without scikit-learn
 started = time.perf_counter()
 from portfolio_backtester.reporting.html import build_report
 imported = time.perf_counter()
@@ -103,8 +106,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the JSON to this file")
     parser.add_argument("--keep", type=Path, help="make (or reuse) the run folders here")
     parser.add_argument("--source", type=Path, help="put this src folder first on the path")
+    parser.add_argument(
+        "--without-sklearn",
+        action="store_true",
+        help="rebuild as if scikit-learn were not installed (Optuna's importance module "
+        "imports it when it is: about 0.6 s of a first optimisation report)",
+    )
     args = parser.parse_args()
     env = dict(os.environ)
+    if args.without_sklearn:
+        env["PBT_BENCH_WITHOUT_SKLEARN"] = "1"
     if args.source:
         env["PYTHONPATH"] = os.pathsep.join([str(args.source), env.get("PYTHONPATH", "")])
     result: dict[str, Any] = {"repeats": args.repeats, "load_before": load()}

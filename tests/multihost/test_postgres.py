@@ -10,6 +10,7 @@ they never skip.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import signal
@@ -75,7 +76,7 @@ def cli(
         "PBT_TEST_PID_DIR": str(tmp_path / host),
         **(env or {}),
     }
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "portfolio_backtester", *args, "--data-dir", str(tmp_path / host)],
         env=env,
         stdout=subprocess.PIPE,
@@ -84,6 +85,23 @@ def cli(
         start_new_session=True,
         cwd=tmp_path,
     )
+    _STARTED.append(process)
+    return process
+
+
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_host_outlives_its_test() -> Any:
+    """A test that fails half way leaves no host running: each is a process group."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):  # the group ended meanwhile
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate(timeout=30)
 
 
 _OPENED: list[Any] = []
