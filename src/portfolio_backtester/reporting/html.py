@@ -22,6 +22,7 @@ from . import figures, optuna_figures, relative_figures
 from ._run_files import COST_PREFIX
 from .drawing import collector_paused
 from .honest import honest_section
+from .importances import Importances
 from .monte_carlo_section import monte_carlo_section
 from .page import Page, cell, escape, heatmap_table, number, table
 from .run_folder import RunFolder, read_run_folder, rebuild_study
@@ -67,11 +68,18 @@ def _build_report(run_dir: Path) -> Path:
         f"{escape(params or 'defaults')}</p></header>"
     )
     page.notes([f"warning: {w}" for w in metrics.get("warnings") or []])
-    if files.trials is not None:
-        honest_section(page, files, [str(o) for o in run.get("objectives", [])])
-    _backtest_section(page, files)
-    if files.trials is not None:
-        _optimization_section(page, files, files.trials)
+    study, note = _last_study(files)
+    # Started first: the importances are computed beside the sections before them.
+    importances = Importances(study) if study is not None and len(study.trials) >= 2 else None
+    try:
+        if files.trials is not None:
+            honest_section(page, files, [str(o) for o in run.get("objectives", [])])
+        _backtest_section(page, files)
+        if files.trials is not None:
+            _optimization_section(page, files, files.trials, (study, note, importances))
+    finally:
+        if importances is not None:
+            importances.close()
     elapsed_s = time.perf_counter() - started
     page.add(
         f"<footer>Built from the files in <code>{escape(files.run_dir.resolve())}</code> by "
@@ -193,7 +201,20 @@ def _costs_by_kind(page: Page, returns: pd.DataFrame) -> None:
     page.add(table(["Kind", "Sum of daily costs (% of value)", "Share"], rows))
 
 
-def _optimization_section(page: Page, files: RunFolder, trials: pd.DataFrame) -> None:
+def _last_study(files: RunFolder) -> tuple[optuna.Study | None, str]:
+    """The last study of an optimisation's run folder (None for a backtest), or why not."""
+    if files.trials is None:
+        return None, ""
+    names = [str(n) for n in files.run.get("study_names", [])]
+    return rebuild_study(files, names[-1]) if names else (None, "run.json names no study")
+
+
+def _optimization_section(
+    page: Page,
+    files: RunFolder,
+    trials: pd.DataFrame,
+    last: tuple[optuna.Study | None, str, Importances | None],
+) -> None:
     run, best = files.run, files.best or {}
     objectives = [str(o) for o in run.get("objectives", [])]
     directions = [str(d) for d in run.get("directions", [])]
@@ -213,12 +234,14 @@ def _optimization_section(page: Page, files: RunFolder, trials: pd.DataFrame) ->
         figures.optimization_history_figure(trials, objectives, directions),
         "optimisation history",
     )
-    names = [str(n) for n in run.get("study_names", [])]
-    study, note = rebuild_study(files, names[-1]) if names else (None, "run.json names no study")
+    study, note, importances = last
     if study is None:
         page.notes([f"{note}: parameter importance and the parameter plots are left out."])
     else:
-        _study_figures(page, study, objectives, walk_forward=run.get("mode") == "walk_forward")
+        walk_forward = run.get("mode") == "walk_forward"
+        optuna_figures.study_figures(
+            page, study, importances, objectives, walk_forward=walk_forward
+        )
     if files.windows is not None and files.oos_returns is not None:
         _walk_forward(page, files.windows, files.oos_returns, files.returns, objectives)
     several = done["study"].nunique() > 1
@@ -271,48 +294,6 @@ def _run_summary(
         ["Storage", str(run.get("storage_url", ""))],
     ]
     return table(["", ""], rows, cls="summary")
-
-
-def _study_figures(
-    page: Page, study: optuna.Study, objectives: Sequence[str], *, walk_forward: bool
-) -> None:
-    """Optuna's importance, contour (or slice) and Pareto front plots of one study."""
-    n_complete = sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
-    where = f"study {study.study_name}" + (
-        " (the last walk-forward window)" if walk_forward else ""
-    )
-    if n_complete < 2:
-        page.notes([f"{where} has {n_complete} completed trial(s): too few to plot."])
-        return
-    notes: list[str] = []
-    ranked = list(optuna_figures.param_importances(study, 0, notes))
-    page.heading(3, "Parameter importance")
-    pair = " pair" if len(objectives) > 1 else ""
-    page.add(
-        f"<p class='sub'>Optuna's importance evaluator over {where}.</p><div class='cols{pair}'>"
-    )
-    for i, name in enumerate(objectives):
-        image = optuna_figures.param_importance_figure(study, i, name, notes)
-        page.figure(f"importance_{i}", image, f"parameter importance for {name}", crop=True)
-    page.add("</div>")
-    page.notes(_optuna_notes(notes))
-    if ranked:
-        notes = []
-        title = (
-            f"Contour of {ranked[0]} and {ranked[1]}"
-            if len(ranked) > 1
-            else f"Slice of {ranked[0]}"
-        )
-        page.heading(3, title)
-        image = optuna_figures.top_params_figure(study, ranked, 0, objectives[0], notes)
-        page.figure("params", image, title, crop=True)
-        page.notes(_optuna_notes(notes))
-    if len(objectives) > 1:
-        notes = []
-        page.heading(3, "Pareto front")
-        image = optuna_figures.pareto_front_figure(study, objectives, notes)
-        page.figure("pareto_front", image, "Pareto front", crop=True)
-        page.notes(_optuna_notes(notes))
 
 
 def _walk_forward(
@@ -389,10 +370,6 @@ def _top_trials(done: pd.DataFrame, objectives: Sequence[str], directions: Seque
         for r in ranked.to_dict("records")
     ]
     return table(header, rows)
-
-
-def _optuna_notes(notes: Sequence[str]) -> list[str]:
-    return [f"Optuna: {note}" for note in notes]
 
 
 def _version() -> str:

@@ -1,4 +1,4 @@
-"""Optuna's own plots of a study, for the report: importance, contour or slice, Pareto front.
+"""The report's figures of a study: importance, Optuna's contour or slice, Pareto front.
 
 Optuna draws with pyplot and changes global state as it does (the ggplot style, figures
 registered with pyplot, warnings); ``_optuna_plot`` and ``_detach`` fence that off, so that
@@ -10,43 +10,74 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from .importances import Importances, importance_figure
+from .page import Page
+
 if TYPE_CHECKING:
     import optuna
 
 __all__ = [
-    "param_importance_figure",
-    "param_importances",
     "pareto_front_figure",
+    "study_figures",
     "top_params_figure",
 ]
 
 
-def param_importances(study: optuna.Study, objective: int, notes: list[str]) -> dict[str, float]:
-    """Optuna's importances of the parameters for one objective, most important first."""
-    import optuna
-
-    with _optuna_plot(notes):
-        return optuna.importance.get_param_importances(study, target=_target(study, objective))
-
-
-def param_importance_figure(
-    study: optuna.Study, objective: int, name: str, notes: list[str]
-) -> Figure:
-    """Optuna's parameter importance bars for one objective."""
-    import optuna
-
-    with _optuna_plot(notes):
-        axes = optuna.visualization.matplotlib.plot_param_importances(
-            study, target=_target(study, objective), target_name=name
+def study_figures(
+    page: Page,
+    study: optuna.Study,
+    importances: Importances | None,
+    objectives: Sequence[str],
+    *,
+    walk_forward: bool,
+) -> None:
+    """Optuna's importance, contour (or slice) and Pareto front plots of one study."""
+    n_complete = sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
+    where = f"study {study.study_name}" + (
+        " (the last walk-forward window)" if walk_forward else ""
+    )
+    if n_complete < 2:
+        page.notes([f"{where} has {n_complete} completed trial(s): too few to plot."])
+        return
+    notes: list[str] = []
+    assert importances is not None  # made for every study of two trials or more
+    first = importances.of(0, notes)
+    ranked = list(first)
+    page.heading(3, "Parameter importance")
+    pair = " pair" if len(objectives) > 1 else ""
+    page.add(
+        f"<p class='sub'>Optuna's importance evaluator over {where}.</p><div class='cols{pair}'>"
+    )
+    for i, name in enumerate(objectives):
+        found = first if i == 0 else importances.of(i, notes)
+        image = importance_figure(found, name)
+        page.figure(f"importance_{i}", image, f"parameter importance for {name}")
+    page.add("</div>")
+    page.notes(_optuna_notes(notes))
+    if ranked:
+        notes = []
+        title = (
+            f"Contour of {ranked[0]} and {ranked[1]}"
+            if len(ranked) > 1
+            else f"Slice of {ranked[0]}"
         )
-        return _detach(axes, (8, 1.6 + 0.45 * len(axes.get_yticks())))
+        page.heading(3, title)
+        image = top_params_figure(study, ranked, 0, objectives[0], notes)
+        page.figure("params", image, title, crop=True)
+        page.notes(_optuna_notes(notes))
+    if len(objectives) > 1:
+        notes = []
+        page.heading(3, "Pareto front")
+        image = pareto_front_figure(study, objectives, notes)
+        page.figure("pareto_front", image, "Pareto front", crop=True)
+        page.notes(_optuna_notes(notes))
 
 
 def top_params_figure(
@@ -81,17 +112,6 @@ def pareto_front_figure(
         return _detach(axes, (8, 5.5))
 
 
-def _target(study: optuna.Study, objective: int) -> Callable[[Any], float] | None:
-    """None for a single objective; otherwise one objective, negated when maximised, because
-    Optuna's default importance evaluator treats a given target as lower-is-better."""
-    import optuna
-
-    if len(study.directions) == 1:
-        return None
-    sign = -1.0 if study.directions[objective] == optuna.study.StudyDirection.MAXIMIZE else 1.0
-    return lambda trial: sign * float(trial.values[objective])
-
-
 @contextlib.contextmanager
 def _optuna_plot(notes: list[str]) -> Iterator[None]:
     """Run Optuna's plotting without side effects on the caller.
@@ -122,3 +142,7 @@ def _detach(axes: Any, size: tuple[float, float]) -> Figure:
     # the page crops these figures to their contents instead.
     figure.set_size_inches(*size)
     return figure
+
+
+def _optuna_notes(notes: Sequence[str]) -> list[str]:
+    return [f"Optuna: {note}" for note in notes]
