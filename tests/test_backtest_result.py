@@ -63,6 +63,7 @@ class Kept(STRATEGIES["equal_weight"]):  # type: ignore[misc, valid-type]
 def test_a_strategy_that_later_changes_its_frame_does_not_change_the_result(
     data: pb.OptimizationData,
 ) -> None:
+    Kept.frames.clear()
     scenario = {**SCENARIO, "strategy": {"name": Kept}}
     result = pb.run_backtest(scenario, data=data)
     Kept.frames[0].iloc[:, :] = 0.0  # after the run, before the weights are read

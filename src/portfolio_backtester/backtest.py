@@ -181,9 +181,9 @@ def run_backtest(
         elapsed,
     )
     allow_short = scenario.portfolio.allow_short
-    # A copy-on-write view: a strategy that later changes the frame it returned in place
-    # (one it keeps between calls) does not change this result.
-    targets = weights.copy(deep=False)
+    # The rows are copied now, the frame built when read: a strategy that later changes
+    # the frame it returned in place (one it keeps between calls) does not change this.
+    in_period = _weights_in_period(weights, returns.index, allow_short)
     return BacktestResult(
         scenario=scenario,
         params=dict(resolved),
@@ -197,14 +197,17 @@ def run_backtest(
         elapsed_s=elapsed,
         ruined_on=simulation.ruined_on,
         warnings=notes,
-        _weights=Lazy(lambda: _weights_in_period(targets, returns.index, allow_short)),
+        _weights=Lazy(lambda: pd.DataFrame(in_period[0], *in_period[1:], copy=False)),
         _trades=Lazy(trades.frame),
         _cost_breakdown=Lazy(lambda: simulation.cost_breakdown),
     )
 
 
-def _weights_in_period(weights: pd.DataFrame, days: pd.Index, allow_short: bool) -> pd.DataFrame:
-    """The targets of the backtest's days, the ones in force on its first day included."""
+def _weights_in_period(
+    weights: pd.DataFrame, days: pd.Index, allow_short: bool
+) -> tuple[npt.NDArray[np.float64], pd.Index, pd.Index]:
+    """The targets of the backtest's days, the ones in force on its first day included:
+    values (a copy), dates and columns."""
     if not weights.index.is_monotonic_increasing:
         weights = weights.sort_index()
     index = weights.index
@@ -220,7 +223,7 @@ def _weights_in_period(weights: pd.DataFrame, days: pd.Index, allow_short: bool)
     values = weights.to_numpy(dtype=np.float64)[rows]
     if not allow_short:  # what was traded, not what was asked for
         np.maximum(values, 0.0, out=values)
-    return pd.DataFrame(values, index=dates, columns=weights.columns, copy=False)
+    return values, dates, weights.columns
 
 
 def _benchmark_metrics(

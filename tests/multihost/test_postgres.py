@@ -98,9 +98,10 @@ def _no_host_outlives_its_test() -> Any:
     yield
     while _STARTED:
         process = _STARTED.pop()
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):  # the group ended meanwhile
-                os.killpg(process.pid, signal.SIGKILL)
+        # The whole group, even when its leader has exited: its workers may not have.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.communicate(timeout=30)
 
 

@@ -4,9 +4,9 @@ own, and the child never outlives the report."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import optuna
@@ -43,6 +43,7 @@ def test_the_child_computes_what_the_report_would(
         notes: list[str] = []
         here, warned = _importance_child.importances(study, objective)
         assert importances.of(objective, notes) == here and notes == warned
+        assert importances._results is not None, "computed by the child, not here"
         assert list(here) and abs(sum(here.values()) - 1.0) < 1e-9
     assert _children() <= before
 
@@ -51,7 +52,7 @@ def test_a_killed_child_leaves_the_importances_to_the_report(optimize_run: Path)
     study = _study(optimize_run)
     importances = Importances(study, in_child=True)
     assert importances._child is not None
-    os.kill(importances._child.pid, signal.SIGKILL)
+    importances._child.kill()
     notes: list[str] = []
     assert importances.of(0, notes) == _importance_child.importances(study, 0)[0]
 
@@ -68,18 +69,45 @@ def test_a_fresh_report_command_leaves_no_process_behind(
     multi_objective_run: Path, tmp_path: Path
 ) -> None:
     """In a new interpreter (as ``portfolio-backtester report`` is) the child is used."""
+    mark = uuid.uuid4().hex  # inherited by every process the command starts
     done = subprocess.run(
         [sys.executable, "-m", "portfolio_backtester", "report", str(multi_objective_run)],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        env={**os.environ, "PBT_TEST_MARK": mark},
     )
     assert done.returncode == 0, done.stderr
     figures = {p.stem for p in (multi_objective_run / "figures").iterdir()}
     assert {"importance_0", "importance_1"} <= figures
-    assert not [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if "_importance_child.py" in " ".join(p.info["cmdline"] or [])
-    ]
+    assert not [p for p in psutil.process_iter() if _marked(p, mark)]
+
+
+def _marked(process: psutil.Process, mark: str) -> bool:
+    try:
+        return process.environ().get("PBT_TEST_MARK") == mark
+    except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+
+
+def test_each_trial_keeps_its_own_distributions_in_the_child() -> None:
+    """A resumed study may have searched other ranges before: the child's study is the same."""
+    study = optuna.create_study()
+    for i in range(24):
+        high = 1.0 if i < 12 else 2.0  # the range of x widened half way
+        x = optuna.distributions.FloatDistribution(0.0, high)
+        k = optuna.distributions.IntDistribution(1, 5)
+        params = {"x": high * ((i * 7) % 10) / 10, "k": 1 + i % 5}
+        value = params["x"] ** 2 + 0.1 * params["k"]
+        trial = optuna.trial.create_trial(
+            params=params, distributions={"x": x, "k": k}, value=value
+        )
+        study.add_trial(trial)
+    rebuilt = _importance_child.study_from_payload(_importance_child.study_payload(study))
+    assert [t.distributions for t in rebuilt.trials] == [t.distributions for t in study.trials]
+    assert [t.params for t in rebuilt.trials] == [t.params for t in study.trials]
+    assert _importance_child.importances(rebuilt, 0) == _importance_child.importances(study, 0)
+    importances = Importances(study, in_child=True)
+    assert importances.of(0, []) == _importance_child.importances(study, 0)[0]
+    assert importances._results is not None

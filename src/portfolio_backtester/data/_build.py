@@ -8,7 +8,7 @@ import pandas as pd
 from .optimization_data import OptimizationData
 from .sources import MarketData
 
-__all__ = ["build_optimization_data", "trading_slice"]
+__all__ = ["asset_major", "build_optimization_data", "trading_slice"]
 
 
 def build_optimization_data(market: MarketData) -> OptimizationData:
@@ -41,12 +41,10 @@ def asset_major(frame: pd.DataFrame) -> pd.DataFrame:
     stored date by date (as a pivot or a group-by leaves it) would be copied into that order
     on every backtest. Converted once here; a frame already in that order is returned as is.
     """
-    blocks = frame._mgr.blocks  # pandas' storage: the only way to see the layout
-    if len(blocks) == 1 and blocks[0].dtype == np.float64:
-        if blocks[0].values.flags.c_contiguous:
-            return frame
-    elif not all(dtype == np.float64 for dtype in frame.dtypes):
+    if not all(dtype == np.float64 for dtype in frame.dtypes):
         return frame  # not a float frame: the checks downstream name the problem
+    if frame.to_numpy().T.flags.c_contiguous:  # one block stored so: a view, no copy
+        return frame
     values = np.ascontiguousarray(frame.to_numpy(dtype=np.float64).T)
     return pd.DataFrame(values.T, index=frame.index, columns=frame.columns, copy=False)
 

@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..simulation._stops import STOP_RULES
-from ._trade_arrays import TradeArrays
+from ._trade_arrays import REASONS, TradeArrays
 
 __all__ = ["trade_statistics"]
 
@@ -42,7 +42,8 @@ def trade_statistics(
     else:
         pnl, trade_return = trades.pnl, trades.trade_return
         holding_days = trades.holding_days.astype(np.float64)
-        stopped = int(np.count_nonzero(trades.reason >= 2))  # after "open" and "signal"
+        first_stop = len(REASONS) - len(STOP_RULES)  # the stop rules come last
+        stopped = int(np.count_nonzero(trades.reason >= first_stop))
     wins = pnl > 0
     gained = float(pnl[wins].sum())
     lost = -float(pnl[~wins].sum())

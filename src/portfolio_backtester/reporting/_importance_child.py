@@ -26,22 +26,25 @@ __all__ = ["importances", "study_from_payload", "study_payload"]
 
 
 def study_payload(study: optuna.Study) -> dict[str, Any]:
-    """The completed trials of ``study``, with its distributions and directions, as JSON."""
-    trials = study.get_trials(deepcopy=False)
-    distributions: dict[str, Any] = {}
-    rows = []
-    for trial in trials:
-        if trial.state.name != "COMPLETE":
-            continue
-        for name, distribution in trial.distributions.items():
-            distributions.setdefault(name, distribution)
-        params = {k: trial.distributions[k].to_internal_repr(v) for k, v in trial.params.items()}
-        rows.append({"params": params, "values": list(trial.values)})  # JSON-safe numbers
+    """The completed trials of ``study`` and its directions, as JSON: each trial keeps its
+    own distributions (a resumed study may have searched other ranges before)."""
     from optuna.distributions import distribution_to_json
 
+    known: dict[str, int] = {}  # each distinct distribution once, by its JSON text
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state.name != "COMPLETE":
+            continue
+        params = {}
+        for name, value in trial.params.items():
+            distribution = trial.distributions[name]
+            text = distribution_to_json(distribution)
+            code = known.setdefault(text, len(known))
+            params[name] = [distribution.to_internal_repr(value), code]  # JSON-safe numbers
+        rows.append({"params": params, "values": list(trial.values)})
     return {
         "directions": [d.name.lower() for d in study.directions],
-        "distributions": {k: distribution_to_json(v) for k, v in distributions.items()},
+        "distributions": list(known),
         "trials": rows,
     }
 
@@ -51,23 +54,20 @@ def study_from_payload(payload: dict[str, Any]) -> optuna.Study:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    distributions = {
-        name: optuna.distributions.json_to_distribution(text)
-        for name, text in payload["distributions"].items()
-    }
+    distributions = [
+        optuna.distributions.json_to_distribution(text) for text in payload["distributions"]
+    ]
     study = optuna.create_study(
         directions=[optuna.study.StudyDirection[d.upper()] for d in payload["directions"]]
     )
-    study.add_trials(
-        [
-            optuna.trial.create_trial(
-                params={k: distributions[k].to_external_repr(v) for k, v in row["params"].items()},
-                distributions={k: distributions[k] for k in row["params"]},
-                values=row["values"],
-            )
-            for row in payload["trials"]
-        ]
-    )
+    trials = []
+    for row in payload["trials"]:
+        used = {name: distributions[code] for name, (_, code) in row["params"].items()}
+        params = {n: used[n].to_external_repr(v) for n, (v, _) in row["params"].items()}
+        trials.append(
+            optuna.trial.create_trial(params=params, distributions=used, values=row["values"])
+        )
+    study.add_trials(trials)
     return study
 
 

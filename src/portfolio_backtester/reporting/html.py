@@ -70,7 +70,8 @@ def _build_report(run_dir: Path) -> Path:
     page.notes([f"warning: {w}" for w in metrics.get("warnings") or []])
     study, note = _last_study(files)
     # Started first: the importances are computed beside the sections before them.
-    importances = Importances(study) if study is not None and len(study.trials) >= 2 else None
+    plotted = study is not None and optuna_figures.completed(study) >= 2
+    importances = Importances(study) if study is not None and plotted else None
     try:
         if files.trials is not None:
             honest_section(page, files, [str(o) for o in run.get("objectives", [])])

@@ -43,12 +43,15 @@ class Importances:
         self._results: list[tuple[dict[str, float], list[str]]] | None = None
         self._child: subprocess.Popen[bytes] | None = None
         if _child_pays() if in_child is None else in_child:
+            global _CHILD_STARTED
+            _CHILD_STARTED = True
             self._child = _start(_importance_child.study_payload(study))
 
     def of(self, objective: int, notes: list[str]) -> dict[str, float]:
         """The importances for one objective, most important first; warnings to ``notes``."""
-        if self._results is None:
-            self._results = self._from_child()
+        if self._results is None and self._child is not None:
+            self._results = self._from_child(self._child)
+            self._child = None  # only once it has been waited for
         if self._results is None:
             found, warned = _importance_child.importances(self.study, objective)
         else:
@@ -57,23 +60,25 @@ class Importances:
         return found
 
     def close(self) -> None:
-        """Kill the child if it is still running (the report failed or was interrupted)."""
+        """End the child, running or not (the report failed or was interrupted): it never
+        outlives the report, and its pipes are closed."""
         child, self._child = self._child, None
-        if child is not None and child.poll() is None:
-            child.kill()
-            child.communicate()
+        if child is not None:
+            _reap(child)
 
-    def _from_child(self) -> list[tuple[dict[str, float], list[str]]] | None:
-        child, self._child = self._child, None
-        if child is None:
-            return None
+    @staticmethod
+    def _from_child(
+        child: subprocess.Popen[bytes],
+    ) -> list[tuple[dict[str, float], list[str]]] | None:
         try:
             out, err = child.communicate(timeout=CHILD_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            child.kill()
-            child.communicate()
+            _reap(child)
             logger.debug("importances: the child took too long; computing them here")
             return None
+        except BaseException:  # interrupted while waiting: the child goes with the report
+            _reap(child)
+            raise
         if child.returncode != 0:
             logger.debug("importances: the child failed (%s); computing them here", err[-500:])
             return None
@@ -84,11 +89,30 @@ class Importances:
             return None
 
 
+_CHILD_STARTED = False
+"""Whether a report of this process has used a child: later ones compute here (the first
+paid for the import in the child, a notebook's next reports would wait for one each)."""
+
+
+def _reap(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.kill()
+    try:
+        child.communicate(timeout=10)
+    except subprocess.TimeoutExpired:  # a grandchild holds the pipes: close them
+        for pipe in (child.stdout, child.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
 def _child_pays() -> bool:
     """A second process helps when there is a second core and the import is slow here."""
-    if os.environ.get("PBT_REPORT_IMPORTANCE_CHILD") == "0":
+    if os.environ.get("PBT_REPORT_IMPORTANCE_CHILD") == "0" or not sys.executable:
         return False
-    if "optuna.importance" in sys.modules or (os.cpu_count() or 1) < 2:
+    if _CHILD_STARTED or "optuna.importance" in sys.modules:
+        return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if (cores or 1) < 2:
         return False
     return importlib.util.find_spec("sklearn") is not None
 
@@ -102,8 +126,10 @@ def _start(payload: dict[str, Any]) -> subprocess.Popen[bytes] | None:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            # No console window for the child of a windowless interpreter on Windows.
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
         )
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         logger.debug("importances: no child process (%s); computing them here", exc)
         return None
     stdin, child.stdin = child.stdin, None  # written and closed here, not by communicate()

@@ -24,10 +24,16 @@ if TYPE_CHECKING:
     import optuna
 
 __all__ = [
+    "completed",
     "pareto_front_figure",
     "study_figures",
     "top_params_figure",
 ]
+
+
+def completed(study: optuna.Study) -> int:
+    """The study's completed trials: the figures need two."""
+    return sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
 
 
 def study_figures(
@@ -39,7 +45,7 @@ def study_figures(
     walk_forward: bool,
 ) -> None:
     """Optuna's importance, contour (or slice) and Pareto front plots of one study."""
-    n_complete = sum(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False))
+    n_complete = completed(study)
     where = f"study {study.study_name}" + (
         " (the last walk-forward window)" if walk_forward else ""
     )
