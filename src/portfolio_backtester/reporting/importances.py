@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
+from .._platform import usable_cores
 from . import _importance_child
 from .drawing import grid, set_title
 
@@ -111,8 +112,7 @@ def _child_pays() -> bool:
         return False
     if _CHILD_STARTED or "optuna.importance" in sys.modules:
         return False
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if (cores or 1) < 2:
+    if usable_cores() < 2:
         return False
     return importlib.util.find_spec("sklearn") is not None
 
