@@ -42,7 +42,7 @@ from ._returns import (
     value_at_risk,
     worst_day,
 )
-from ._summary import SUMMARY_NAMES, summary_metrics
+from ._summary import summary_metrics
 
 __all__ = ["HIGHER_IS_BETTER", "METRIC_NAMES", "MetricSpec", "compute_metrics", "metric"]
 
@@ -59,8 +59,9 @@ class MetricSpec:
     higher_is_better: bool
     compute: Compute
     reads: str = "returns"
-    """"returns", "benchmark" (paired with the returns) or "months" (calendar-month
-    returns): what :func:`compute_metrics` prepares once and hands to every metric."""
+    """"returns", "benchmark" (paired with the returns), "months" (calendar-month
+    returns) or "turnover": what :func:`compute_metrics` prepares once and hands to every
+    metric."""
 
 
 def _of_returns(function: Callable[[Returns], float]) -> Compute:
@@ -108,6 +109,7 @@ _METRICS: tuple[MetricSpec, ...] = (
         "Turnover",
         False,
         lambda _r, _b, t, _rf: math.nan if t is None else annual_turnover(t),
+        reads="turnover",
     ),
     MetricSpec("Hit Rate", True, _of_returns(hit_rate)),
     MetricSpec("Best Day", True, _of_returns(best_day)),
@@ -133,6 +135,9 @@ _METRICS: tuple[MetricSpec, ...] = (
 )
 
 _BY_NAME: dict[str, MetricSpec] = {spec.name: spec for spec in _METRICS}
+
+SUMMARISED: frozenset[str] = frozenset(spec.name for spec in _METRICS if spec.reads == "returns")
+"""The metrics of the returns alone, which :func:`._summary.summary_metrics` computes together."""
 
 METRIC_NAMES: tuple[str, ...] = tuple(spec.name for spec in _METRICS)
 """Display names in the order :func:`compute_metrics` returns them."""
@@ -161,8 +166,8 @@ def compute_metrics(
     summary = summary_metrics(values, risk_free_rate)
     result: dict[str, float] = {}
     for spec in _METRICS:
-        if spec.name in SUMMARY_NAMES:
-            result[spec.name] = summary[spec.name]
+        if spec.name in SUMMARISED:
+            result[spec.name] = summary.get(spec.name, math.nan)  # none of an empty series
         elif spec.reads == "months":
             result[spec.name] = spec.compute(months, None, turnover, risk_free_rate)
         elif spec.reads == "benchmark" and paired is not None:

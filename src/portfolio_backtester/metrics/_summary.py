@@ -23,36 +23,16 @@ from ._returns import (
     value_at_risk,
 )
 
-__all__ = ["SUMMARY_NAMES", "summary_metrics"]
-
-SUMMARY_NAMES: frozenset[str] = frozenset(
-    {
-        "Total Return",
-        "CAGR",
-        "Annual Volatility",
-        "Sharpe",
-        "Sortino",
-        "Calmar",
-        "Max Drawdown",
-        "Max Drawdown Duration",
-        "Average Drawdown",
-        "Hit Rate",
-        "Best Day",
-        "Worst Day",
-        "Skew",
-        "Kurtosis",
-        "VaR 95%",
-        "CVaR 95%",
-    }
-)
-"""The metrics :func:`summary_metrics` computes: those that read the returns alone."""
+__all__ = ["summary_metrics"]
 
 
 def summary_metrics(r: FloatArray, risk_free_rate: float) -> dict[str, float]:
-    """:data:`SUMMARY_NAMES` of ``r`` (cleaned: float64, 1-D, no NaN), by display name."""
+    """The metrics that read the returns alone (``_registry.SUMMARISED``) of ``r``
+    (cleaned: float64, 1-D, no NaN), by display name; none for an empty ``r``, whose
+    metrics are all NaN."""
     n = r.size
     if n == 0:
-        return dict.fromkeys(SUMMARY_NAMES, math.nan)
+        return {}
     periods = TRADING_DAYS_PER_YEAR
     growth = 1.0 + r
     ending = float(np.prod(growth))

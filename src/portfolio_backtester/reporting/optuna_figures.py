@@ -123,16 +123,14 @@ def _optuna_plot(notes: list[str]) -> Iterator[None]:
     """Run Optuna's plotting without side effects on the caller.
 
     Optuna's matplotlib functions switch the global style to ggplot (undone by
-    ``rc_context``), are marked experimental (ignored), and warn about too few trials or
-    equal importances: those warnings are collected into ``notes`` for the report.
+    ``rc_context``), are marked experimental (ignored), and warn about too few trials:
+    those warnings are collected into ``notes`` for the report.
     """
     with rc_context(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         import optuna
 
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        # ``_target`` already makes every objective lower-is-better.
-        warnings.filterwarnings("ignore", "PedAnovaImportanceEvaluator computes", UserWarning)
         yield
     notes.extend(dict.fromkeys(str(w.message) for w in caught))
 
